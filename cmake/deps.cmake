@@ -1,0 +1,11 @@
+# Third-party dependencies, all from Debian 12 packages (see scripts/setup.sh).
+find_package(nlohmann_json 3.11 CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(Threads REQUIRED)
+if(XROLE_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(XROLE_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

@@ -1,0 +1,68 @@
+// arn.h: ARN fields and the Resource/NotResource matching rules of iam-semantics.md 2.3-2.4.
+// An ARN has six colon-separated fields (arn, partition, service, region, account, resource);
+// splitting stops after the fifth colon, so the resource field keeps its own ':' and '/'.
+#ifndef XROLE_POLICY_ARN_H_
+#define XROLE_POLICY_ARN_H_
+
+#include <array>
+#include <string_view>
+#include <vector>
+
+#include "policy/glob.h"
+#include "policy/variables.h"
+#include "xrole/policy.h"
+
+namespace xrole::policy {
+
+struct ArnFields {
+  std::array<std::string_view, 6> field{};
+  int count = 0;  // fields found (1..6); a well-formed ARN has 6 and field[0] == "arn"
+};
+
+// Splits at most five times. Colons inside ${...} (policy variables) do not split when
+// `brace_aware` is set.
+ArnFields SplitArn(std::string_view arn, bool brace_aware = false);
+
+// True for "arn:<partition>:<service>:<region>:<account>:<resource>" with non-empty
+// partition, service and resource.
+bool IsWellFormedArn(std::string_view arn);
+
+// The account field of an ARN ("" when absent or not an ARN).
+std::string_view ArnAccount(std::string_view arn);
+
+// One Resource/NotResource entry, pre-split and pre-compiled.
+class ResourcePattern {
+ public:
+  // `text` as written in the policy; variables are recognised when `variables_enabled`.
+  static ResourcePattern Compile(std::string_view text, bool variables_enabled);
+
+  enum class Outcome { kMatch, kNoMatch, kUnresolved };  // kUnresolved: a variable is missing
+
+  // Matches a concrete resource ARN (2.3): "*" matches everything; partition, service, region
+  // and account fields are compared ASCII-case-insensitively, the resource field
+  // case-sensitively; a field (of the first five) ending in '*' may absorb the following
+  // colon-separated fields; a pattern with fewer than six fields matches only when its last
+  // field ends in '*' (or, with semantics.oracle_short_arn_padding, as if padded with "*").
+  Outcome Match(std::string_view resource, const Context& context,
+                const Semantics& semantics) const;
+
+  // Matches a request for an action that takes no resource (2.4): "*" matches; with
+  // semantics.service_wide_arn_covers_resourceless_actions, so does an ARN whose partition
+  // matches (or is '*'), whose service equals `action_service` (case-insensitive), and whose
+  // region, account and resource fields are each empty or exactly "*".
+  Outcome MatchResourceless(std::string_view action_service, const Context& context,
+                            const Semantics& semantics) const;
+
+  bool is_match_all() const { return match_all_; }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  bool match_all_ = false;
+  int field_count_ = 0;
+  std::array<Template, 6> fields_;  // only the first field_count_ are used
+};
+
+}  // namespace xrole::policy
+
+#endif  // XROLE_POLICY_ARN_H_

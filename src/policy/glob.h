@@ -1,0 +1,54 @@
+// glob.h: the one wildcard matcher of the policy engine, shared by actions, resources and the
+// *Like condition operators. '*' matches any run of characters (including none, including '/'
+// and ':'), '?' exactly one character, everything else is literal; the match is anchored at
+// both ends. No regex and no backtracking: the pattern is cut at its '*'s and each piece is
+// found once, leftmost, so matching costs at most O(|text| * |pattern|) and is linear for
+// pieces without '?'. A Glob is built from policy text (wildcards active) and literal text
+// (substituted policy variables, the ${*} ${?} ${$} escapes), so a '*' that came from a
+// variable's value never acts as a wildcard.
+#ifndef XROLE_POLICY_GLOB_H_
+#define XROLE_POLICY_GLOB_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xrole::policy {
+
+class Glob {
+ public:
+  Glob() = default;
+  // A glob whose '*' and '?' are all wildcards.
+  static Glob FromPattern(std::string_view pattern);
+  // A glob that matches exactly `text`.
+  static Glob FromLiteral(std::string_view text);
+
+  void AppendPattern(std::string_view pattern);  // '*' and '?' are wildcards
+  void AppendLiteral(std::string_view text);     // every byte literal
+  void Clear();
+
+  // Whole-text match. `ignore_case` folds ASCII letters only.
+  bool Matches(std::string_view text, bool ignore_case = false) const;
+
+  bool has_wildcards() const;
+  bool empty() const { return tokens_.empty(); }
+  // True when the glob is exactly one '*' (matches everything).
+  bool is_match_all() const;
+  // Text with wildcards shown as '*'/'?' and literal '*'/'?'/'$' shown as ${*}/${?}/${$}.
+  std::string DebugString() const;
+
+ private:
+  enum class TokenKind : unsigned char { kLiteral, kStar, kAnyChar };
+  struct Token {
+    TokenKind kind;
+    std::string text;  // kLiteral only
+  };
+  std::vector<Token> tokens_;
+};
+
+// Convenience for plain patterns: Glob::FromPattern(pattern).Matches(text, ignore_case).
+bool GlobMatch(std::string_view pattern, std::string_view text, bool ignore_case = false);
+
+}  // namespace xrole::policy
+
+#endif  // XROLE_POLICY_GLOB_H_

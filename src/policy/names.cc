@@ -1,0 +1,90 @@
+#include "xrole/policy.h"
+
+namespace xrole::policy {
+
+std::string_view PolicyKindName(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::kIdentity:
+      return "identity";
+    case PolicyKind::kResource:
+      return "resource";
+    case PolicyKind::kTrust:
+      return "trust";
+    case PolicyKind::kBoundary:
+      return "boundary";
+    case PolicyKind::kSession:
+      return "session";
+    case PolicyKind::kScp:
+      return "scp";
+    case PolicyKind::kRcp:
+      return "rcp";
+  }
+  return "identity";
+}
+
+std::string_view EffectName(Effect effect) { return effect == Effect::kAllow ? "Allow" : "Deny"; }
+
+std::string_view DecisionName(Decision decision) {
+  switch (decision) {
+    case Decision::kAllowed:
+      return "Allowed";
+    case Decision::kExplicitlyDenied:
+      return "ExplicitlyDenied";
+    case Decision::kImplicitlyDenied:
+      return "ImplicitlyDenied";
+  }
+  return "ImplicitlyDenied";
+}
+
+std::string_view LayerName(Layer layer) {
+  switch (layer) {
+    case Layer::kNone:
+      return "none";
+    case Layer::kRcp:
+      return "rcp";
+    case Layer::kScp:
+      return "scp";
+    case Layer::kResource:
+      return "resource";
+    case Layer::kIdentity:
+      return "identity";
+    case Layer::kBoundary:
+      return "boundary";
+    case Layer::kSession:
+      return "session";
+  }
+  return "none";
+}
+
+Semantics Semantics::OracleCompatible() {
+  Semantics s;
+  s.direct_resource_grant_bypasses_session_policy = false;
+  s.unresolved_variable_matches_negated_operator = false;
+  s.trust_direct_grant_needs_boundary = false;
+  s.oracle_short_arn_padding = true;
+  s.not_principal_account_exempts_all = true;
+  s.unresolved_not_resource_never_applies = true;
+  s.service_wide_arn_covers_resourceless_actions = false;
+  s.variables_in_2008_documents = true;
+  s.epoch_dates_in_milliseconds = true;
+  s.oracle_ip_quirks = true;
+  s.single_empty_string_is_empty_set = false;
+  s.federated_user_requires_session_policy = false;
+  s.rcps_only_for_supported_services = false;
+  return s;
+}
+
+void Context::Set(std::string_view key, ContextValue value) {
+  std::string lower(key);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  values_.insert_or_assign(std::move(lower), std::move(value));
+}
+
+const ContextValue* Context::Find(std::string_view key_lower) const {
+  auto it = values_.find(key_lower);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+}  // namespace xrole::policy
