@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a bounded time (seconds, default 30),
+# seeded from the conformance cases. Any crash or disagreement fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-30}"
+CXX=clang++ XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-fuzz -DCMAKE_CXX_COMPILER=clang++ \
+  -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
+scripts/make_fuzz_corpus.sh build-fuzz/corpus
+for target in build-fuzz/fuzz/*_fuzzer; do
+  name="$(basename "$target")"
+  mkdir -p "build-fuzz/corpus/$name"
+  echo "fuzzing $name for ${seconds}s"
+  "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "build-fuzz/corpus/$name" 2>"build-fuzz/$name.log" || { tail -50 "build-fuzz/$name.log"; exit 1; }
+  grep -E "stat::number_of_executed_units" "build-fuzz/$name.log" || true
+done

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# xrole's main job on a fresh Debian 12 machine: install, build, then lint and evaluate the
+# shipped example policies and authorization cases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+scripts/build.sh build -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
+
+echo
+echo "== xrole lint examples/policies/*.json"
+./build/src/xrole lint examples/policies/*.json || true
+echo
+echo "== xrole eval examples/cases.jsonl"
+./build/src/xrole eval examples/cases.jsonl
+echo
+echo "== xrole eval --explain (first case)"
+head -n 1 examples/cases.jsonl | ./build/src/xrole eval --explain -
+echo
+echo "The xrole binary is ./build/src/xrole; see README.md for more."

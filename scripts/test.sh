@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit, conformance, corpus and differential tests (with
+# the IAM oracle), the same under AddressSanitizer+UndefinedBehaviorSanitizer, bounded fuzzing,
+# and the format check. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+jobs="$(nproc)"
+step() { echo; echo "== $*"; }
+
+step "format check"
+scripts/check_format.sh
+
+step "build (RelWithDebInfo)"
+scripts/build.sh build -DXROLE_BUILD_BENCH=ON
+step "tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+step "conformance cases against the oracle"
+node tests/oracle/check_conformance.mjs
+
+step "build and tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+XROLE_BUILD_TYPE=Debug scripts/build.sh build-asan -DXROLE_SANITIZE=ON -DXROLE_BUILD_BENCH=OFF
+XROLE_DIFF_CASES="${XROLE_ASAN_DIFF_CASES:-100000}" XROLE_ORACLE_CASES="${XROLE_ASAN_ORACLE_CASES:-2000}" \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+step "fuzzing (bounded)"
+scripts/fuzz.sh "${XROLE_FUZZ_SECONDS:-30}"
+
+step "benchmark smoke run"
+./build/bench/policy_eval_bench --benchmark_min_time=0.01 >/dev/null
+echo
+echo "all tests passed"

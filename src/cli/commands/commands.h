@@ -1,0 +1,29 @@
+// commands.h: the `xrole` subcommands. Each Run* function is one subcommand's whole behaviour;
+// main.cc only parses flags and dispatches. Return values are process exit statuses.
+#ifndef XROLE_CLI_COMMANDS_COMMANDS_H_
+#define XROLE_CLI_COMMANDS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace xrole::cli {
+
+struct EvalOptions {
+  std::string input = "-";  // a file, or "-" for standard input
+  bool explain = false;     // add the step-by-step reasoning to each result
+  bool reference = false;   // use the reference evaluator instead of the compiled one
+  bool no_index = false;    // compiled evaluator without its action index
+  std::string semantics = "documented";  // or "oracle" (iam-simulate compatible)
+};
+
+// `xrole eval`: JSON Lines of evaluation cases in, one JSON result line per case out.
+// 0 when every line was answered (decisions and per-case errors alike), 2 for unusable input.
+int RunEval(const EvalOptions& options);
+
+// `xrole lint`: findings for policy documents; 1 when any error is found, 2 for unusable input.
+int RunLint(const std::vector<std::string>& files, const std::string& format,
+            const std::string& kind);
+
+}  // namespace xrole::cli
+
+#endif  // XROLE_CLI_COMMANDS_COMMANDS_H_

@@ -1,0 +1,55 @@
+#include "policy/aws_services.h"
+
+#include <array>
+
+namespace xrole::policy {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (x != b[i]) return false;
+  }
+  return true;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
+  return s.size() >= lower_prefix.size() &&
+         EqualsIgnoreCase(s.substr(0, lower_prefix.size()), lower_prefix);
+}
+
+}  // namespace
+
+bool RcpSupportsService(std::string_view service) {
+  // AWS Organizations user guide, "Resource control policies (RCPs)": supported services.
+  static constexpr std::array<std::string_view, 10> kSupported = {
+      "s3", "sts", "kms", "sqs", "secretsmanager", "cognito-idp", "logs", "dynamodb", "ecr",
+      "aoss"};
+  for (std::string_view s : kSupported) {
+    if (s == service) return true;
+  }
+  return false;
+}
+
+bool NeedsExplicitTrust(std::string_view service, std::string_view resource) {
+  if (service == "kms") return true;
+  // arn:<partition>:iam::<account>:role/...
+  if (service == "sts") {
+    return StartsWithIgnoreCase(resource, "arn:") &&
+           resource.find(":iam::") != std::string_view::npos &&
+           resource.find(":role/") != std::string_view::npos;
+  }
+  return false;
+}
+
+bool IsAssumeRoleAction(std::string_view action) {
+  return StartsWithIgnoreCase(action, "sts:assumerole");
+}
+
+bool IsGetCallerIdentity(std::string_view action) {
+  return EqualsIgnoreCase(action, "sts:getcalleridentity");
+}
+
+}  // namespace xrole::policy
