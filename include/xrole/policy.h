@@ -94,9 +94,9 @@ struct Request {
 // of policy does not apply.
 struct PolicySet {
   std::vector<Policy> identity;
-  std::vector<Policy> boundaries;       // the principal's permissions boundary (OR of these)
-  std::vector<Policy> session;          // session policies (OR of these)
-  std::optional<Policy> resource;       // the resource's policy (trust policy for sts:AssumeRole)
+  std::vector<Policy> boundaries;  // the principal's permissions boundary (OR of these)
+  std::vector<Policy> session;     // session policies (OR of these)
+  std::optional<Policy> resource;  // the resource's policy (trust policy for sts:AssumeRole)
   // Organisation levels, root first, account last; every level must allow.
   std::optional<std::vector<std::vector<Policy>>> scps;
   std::optional<std::vector<std::vector<Policy>>> rcps;
@@ -179,8 +179,8 @@ struct Semantics {
 };
 
 struct EvaluateOptions {
-  bool explain = false;    // fill EvaluationResult::explanation
-  bool use_index = true;   // false: scan every statement (a check on the action index)
+  bool explain = false;   // fill EvaluationResult::explanation
+  bool use_index = true;  // false: scan every statement (a check on the action index)
 };
 
 // The immutable, indexed form of a PolicySet. Thread-safe for concurrent evaluation.

@@ -76,7 +76,7 @@ std::string JoinPath(std::string_view prefix, std::string_view suffix);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool has_value() const { return state_.index() == 0; }
@@ -123,17 +123,17 @@ inline Status OkStatus() { return Status(); }
 #define XROLE_INTERNAL_CONCAT(a, b) XROLE_INTERNAL_CONCAT2(a, b)
 
 // Returns the error of `expr` (a Status or Result) from the enclosing function, if any.
-#define XROLE_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    auto&& xrole_status_ = (expr);                  \
+#define XROLE_RETURN_IF_ERROR(expr)                        \
+  do {                                                     \
+    auto&& xrole_status_ = (expr);                         \
     if (!xrole_status_.ok()) return xrole_status_.error(); \
   } while (0)
 
 // Evaluates `rexpr` (a Result<T>); on error returns it, otherwise moves the value into `lhs`.
-#define XROLE_ASSIGN_OR_RETURN(lhs, rexpr)                                           \
-  auto XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__) = (rexpr);                     \
-  if (!XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__).ok())                          \
-    return XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__).error();                   \
+#define XROLE_ASSIGN_OR_RETURN(lhs, rexpr)                         \
+  auto XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__) = (rexpr);   \
+  if (!XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__).ok())        \
+    return XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__).error(); \
   lhs = std::move(XROLE_INTERNAL_CONCAT(xrole_result_, __LINE__)).value()
 
 #endif  // XROLE_STATUS_H_

@@ -320,9 +320,9 @@ std::string Value::ToJson() const {
 
 Result<std::unique_ptr<Value>> Parse(std::string_view text, const Limits& limits, int first_line) {
   if (text.size() > limits.max_bytes) {
-    return Error(ErrorCode::kLimitExceeded,
-                 "input of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                     std::to_string(limits.max_bytes) + " bytes");
+    return Error(ErrorCode::kLimitExceeded, "input of " + std::to_string(text.size()) +
+                                                " bytes exceeds the limit of " +
+                                                std::to_string(limits.max_bytes) + " bytes");
   }
   LineIndex lines(text, first_line);
   std::size_t pulled = 0;

@@ -37,9 +37,7 @@ TEST(JsonTest, RejectsDuplicateMembersWithLocation) {
   EXPECT_EQ(r.error().location().column, 2);
 }
 
-TEST(JsonTest, DuplicateCheckIsPerObject) {
-  EXPECT_TRUE(Parse("[{\"a\":1},{\"a\":2}]").ok());
-}
+TEST(JsonTest, DuplicateCheckIsPerObject) { EXPECT_TRUE(Parse("[{\"a\":1},{\"a\":2}]").ok()); }
 
 TEST(JsonTest, ReportsSyntaxErrorsWithLocation) {
   auto r = Parse("{\"a\": tru}");

@@ -25,8 +25,8 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
 bool RcpSupportsService(std::string_view service) {
   // AWS Organizations user guide, "Resource control policies (RCPs)": supported services.
   static constexpr std::array<std::string_view, 10> kSupported = {
-      "s3", "sts", "kms", "sqs", "secretsmanager", "cognito-idp", "logs", "dynamodb", "ecr",
-      "aoss"};
+      "s3",          "sts",  "kms",      "sqs", "secretsmanager",
+      "cognito-idp", "logs", "dynamodb", "ecr", "aoss"};
   for (std::string_view s : kSupported) {
     if (s == service) return true;
   }

@@ -15,9 +15,9 @@ Error CaseError(std::string message, std::string path, const Value& at) {
 }
 
 Error WrongType(const std::string& path, const Value& v, std::string_view expected) {
-  return CaseError("expected " + std::string(expected) + ", found " +
-                       std::string(json::KindName(v.kind())),
-                   path, v);
+  return CaseError(
+      "expected " + std::string(expected) + ", found " + std::string(json::KindName(v.kind())),
+      path, v);
 }
 
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
@@ -197,15 +197,13 @@ Result<EvalCase> ParseEvalCase(const Value& root) {
   for (const json::Member& m : root.members()) {
     const Value& v = *m.value;
     if (m.name == "identityPolicies") {
-      XROLE_ASSIGN_OR_RETURN(c.policies.identity,
-                             ReadPolicyList(v, PolicyKind::kIdentity, m.name));
+      XROLE_ASSIGN_OR_RETURN(c.policies.identity, ReadPolicyList(v, PolicyKind::kIdentity, m.name));
     } else if (m.name == "permissionBoundaries") {
       XROLE_ASSIGN_OR_RETURN(c.policies.boundaries,
                              ReadPolicyList(v, PolicyKind::kBoundary, m.name));
     } else if (m.name == "sessionPolicy") {
       if (v.is_array()) {
-        XROLE_ASSIGN_OR_RETURN(c.policies.session,
-                               ReadPolicyList(v, PolicyKind::kSession, m.name));
+        XROLE_ASSIGN_OR_RETURN(c.policies.session, ReadPolicyList(v, PolicyKind::kSession, m.name));
       } else {
         XROLE_ASSIGN_OR_RETURN(Policy p, ReadPolicy(v, PolicyKind::kSession, m.name));
         c.policies.session.push_back(std::move(p));
@@ -223,7 +221,8 @@ Result<EvalCase> ParseEvalCase(const Value& root) {
       continue;
     }
     c.policy_key += m.name;
-    if (m.name == "resourcePolicy") c.policy_key += PolicyKindName(c.policies.resource->document().kind);
+    if (m.name == "resourcePolicy")
+      c.policy_key += PolicyKindName(c.policies.resource->document().kind);
     c.policy_key += '=';
     c.policy_key += v.ToJson();
     c.policy_key += '\n';

@@ -19,7 +19,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 bool IsAccountId(std::string_view s) {
-  return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return s.size() == 12 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string_view LastPathSegment(std::string_view s) {
@@ -122,8 +123,8 @@ Caller ParseCaller(const Request& request) {
     caller.kind = Caller::Kind::kRoleSession;
     caller.role_name = std::string(rest.substr(0, slash));
     caller.session_name = std::string(rest.substr(slash + 1));
-    caller.role_arn = "arn:" + caller.partition + ":iam::" + caller.account + ":role/" +
-                      caller.role_name;
+    caller.role_arn =
+        "arn:" + caller.partition + ":iam::" + caller.account + ":role/" + caller.role_name;
     // aws:PrincipalArn carries the role's path; use it when it names this very role.
     if (const ContextValue* v = request.context.Find("aws:principalarn");
         v != nullptr && !v->is_list && v->values.size() == 1) {
@@ -195,9 +196,8 @@ bool NotPrincipalExempts(const PrincipalBlock& block, const Caller& caller,
   }
   if (caller.kind == Caller::Kind::kAnonymous) return false;
   if (caller.kind == Caller::Kind::kService) {
-    return std::any_of(block.service.begin(), block.service.end(), [&](const std::string& v) {
-      return EqualsIgnoreCase(v, caller.arn);
-    });
+    return std::any_of(block.service.begin(), block.service.end(),
+                       [&](const std::string& v) { return EqualsIgnoreCase(v, caller.arn); });
   }
   // Docs (NotPrincipal page): a caller with a permissions boundary is never exempt.
   if (caller_has_boundary) return false;

@@ -292,8 +292,8 @@ std::optional<PrincipalMatch> PrincipalApplies(const Statement& st, const Env& e
   return m;
 }
 
-void CollectFromPolicy(Layer layer, const std::string& label, const Policy& policy,
-                       const Env& env, std::vector<Applicable>* out) {
+void CollectFromPolicy(Layer layer, const std::string& label, const Policy& policy, const Env& env,
+                       std::vector<Applicable>* out) {
   const PolicyDocument& doc = policy.document();
   bool principal_test = layer == Layer::kResource || layer == Layer::kRcp;
   for (const Statement& st : doc.statements) {
@@ -344,8 +344,8 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
   auto colon = request.action.find(':');
   env.action_service = Lower(request.action.substr(0, colon == std::string::npos ? 0 : colon));
   env.resourceless = request.resource.empty() || request.resource == "*";
-  const bool principal_side = env.caller.kind != Caller::Kind::kAnonymous &&
-                              env.caller.kind != Caller::Kind::kService;
+  const bool principal_side =
+      env.caller.kind != Caller::Kind::kAnonymous && env.caller.kind != Caller::Kind::kService;
   const bool is_root = env.caller.kind == Caller::Kind::kRoot;
   env.caller_has_boundary = principal_side && !is_root && !set.boundaries.empty();
   std::vector<std::string> steps;
@@ -363,9 +363,8 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
   }
 
   const bool scps_apply = set.scps.has_value() && principal_side;
-  const bool rcps_apply = set.rcps.has_value() &&
-                          (!semantics.rcps_only_for_supported_services ||
-                           RcpSupportsService(env.action_service));
+  const bool rcps_apply = set.rcps.has_value() && (!semantics.rcps_only_for_supported_services ||
+                                                   RcpSupportsService(env.action_service));
 
   // Every applicable statement of every layer that applies to this caller, in layer order.
   std::vector<Applicable> applicable;
@@ -385,7 +384,8 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
       }
     }
   }
-  if (set.resource) CollectFromPolicy(Layer::kResource, "resource", *set.resource, env, &applicable);
+  if (set.resource)
+    CollectFromPolicy(Layer::kResource, "resource", *set.resource, env, &applicable);
   if (principal_side) {
     for (std::size_t i = 0; i < set.identity.size(); ++i) {
       CollectFromPolicy(Layer::kIdentity, "identity" + Index(i), set.identity[i], env, &applicable);
@@ -396,8 +396,7 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
                           &applicable);
       }
       for (std::size_t i = 0; i < set.session.size(); ++i) {
-        CollectFromPolicy(Layer::kSession, "session" + Index(i), set.session[i], env,
-                          &applicable);
+        CollectFromPolicy(Layer::kSession, "session" + Index(i), set.session[i], env, &applicable);
       }
     }
   }
@@ -440,13 +439,12 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
     if (a.layer == Layer::kResource) resource_best = std::max(resource_best, a.strength);
   }
   const bool identity_allows = is_root || HasEffect(applicable, Layer::kIdentity, Effect::kAllow);
-  const bool boundary_ok = !env.caller_has_boundary ||
-                           HasEffect(applicable, Layer::kBoundary, Effect::kAllow);
+  const bool boundary_ok =
+      !env.caller_has_boundary || HasEffect(applicable, Layer::kBoundary, Effect::kAllow);
   const bool session_ok =
-      is_root || (set.session.empty()
-                      ? !(env.caller.kind == Caller::Kind::kFederatedUser &&
-                          semantics.federated_user_requires_session_policy)
-                      : HasEffect(applicable, Layer::kSession, Effect::kAllow));
+      is_root || (set.session.empty() ? !(env.caller.kind == Caller::Kind::kFederatedUser &&
+                                          semantics.federated_user_requires_session_policy)
+                                      : HasEffect(applicable, Layer::kSession, Effect::kAllow));
   auto allowed = [&]() {
     EvaluationResult r;
     r.decision = Decision::kAllowed;
@@ -476,7 +474,8 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
     if (resource_best == PrincipalMatch::kNoMatch) {
       return Deny(Decision::kImplicitlyDenied, Layer::kResource, std::move(steps));
     }
-    if (!identity_allows) return Deny(Decision::kImplicitlyDenied, Layer::kIdentity, std::move(steps));
+    if (!identity_allows)
+      return Deny(Decision::kImplicitlyDenied, Layer::kIdentity, std::move(steps));
     if (!boundary_ok) return Deny(Decision::kImplicitlyDenied, Layer::kBoundary, std::move(steps));
     if (!session_ok) return Deny(Decision::kImplicitlyDenied, Layer::kSession, std::move(steps));
     return allowed();
