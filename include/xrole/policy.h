@@ -163,8 +163,8 @@ struct Semantics {
   bool variables_in_2008_documents = false;
   // 3.5: epoch values in date operators are seconds (docs). Oracle: milliseconds.
   bool epoch_dates_in_milliseconds = false;
-  // 8.3b: iam-simulate's IP quirks (0.0.0.0/0 matches only 0.0.0.0, a bare IPv6 address never
-  // matches, NotIpAddress with a bare IPv4 value is false for IPv6 callers).
+  // 8.3b: iam-simulate's IP quirks (0.0.0.0/0 matches only 0.0.0.0, a bare IPv6 address matches
+  // only the identical text, NotIpAddress with a bare IPv4 value is false for IPv6 callers).
   bool oracle_ip_quirks = false;
   // 3.6: a multivalued key holding one empty string is an empty set (docs). Oracle: not.
   bool single_empty_string_is_empty_set = true;
@@ -172,6 +172,9 @@ struct Semantics {
   bool federated_user_requires_session_policy = true;
   // 4.6: RCPs apply only to services that support them (docs). Oracle: to every service.
   bool rcps_only_for_supported_services = true;
+  // 4.9: the root user is allowed in its own account without identity policies (docs).
+  // Oracle: it needs an identity-policy Allow like any other principal.
+  bool root_has_implicit_full_access = true;
 
   static Semantics Documented() { return Semantics(); }
   // Reproduces @cloud-copilot/iam-simulate 0.1.173's known departures (differential tests).

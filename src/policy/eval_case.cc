@@ -180,7 +180,7 @@ std::string CaseId(const Value& root, bool* has_id) {
   return id->text();
 }
 
-Result<EvalCase> ParseEvalCase(const Value& root) {
+Result<EvalCase> ParseEvalCase(const Value& root, bool parse_policies) {
   EvalCase c;
   if (!root.is_object()) return WrongType("", root, "a case object");
   c.id = CaseId(root, &c.has_id);
@@ -196,7 +196,15 @@ Result<EvalCase> ParseEvalCase(const Value& root) {
                                                                "description", "expect"};
   for (const json::Member& m : root.members()) {
     const Value& v = *m.value;
-    if (m.name == "identityPolicies") {
+    static const std::set<std::string, std::less<>> kPolicyMembers = {"identityPolicies",
+                                                                      "permissionBoundaries",
+                                                                      "sessionPolicy",
+                                                                      "resourcePolicy",
+                                                                      "scps",
+                                                                      "rcps"};
+    if (!parse_policies && kPolicyMembers.count(m.name) != 0) {
+      // fall through to the key below without reading the documents
+    } else if (m.name == "identityPolicies") {
       XROLE_ASSIGN_OR_RETURN(c.policies.identity, ReadPolicyList(v, PolicyKind::kIdentity, m.name));
     } else if (m.name == "permissionBoundaries") {
       XROLE_ASSIGN_OR_RETURN(c.policies.boundaries,
@@ -221,8 +229,7 @@ Result<EvalCase> ParseEvalCase(const Value& root) {
       continue;
     }
     c.policy_key += m.name;
-    if (m.name == "resourcePolicy")
-      c.policy_key += PolicyKindName(c.policies.resource->document().kind);
+    if (m.name == "resourcePolicy") c.policy_key += PolicyKindName(ResourcePolicyKind(c.request));
     c.policy_key += '=';
     c.policy_key += v.ToJson();
     c.policy_key += '\n';

@@ -29,7 +29,10 @@ struct EvalCase {
 // resource, resourceAccount, context}. POLICY is a document or {"name", "policy"}; a LEVEL is a
 // document, an array of documents or {"policies": [...]}. Errors carry the JSON path inside
 // the case (`identityPolicies[0].Statement[2].Condition`) and the line/column.
-Result<EvalCase> ParseEvalCase(const json::Value& root);
+//
+// With `parse_policies` false, only the id, the request and policy_key are filled: a caller
+// holding a compiled set for that key needs nothing else. Members are still checked by name.
+Result<EvalCase> ParseEvalCase(const json::Value& root, bool parse_policies = true);
 
 // The case's "id" member, if it has a usable one (for error lines of unparsable cases).
 std::string CaseId(const json::Value& root, bool* has_id);

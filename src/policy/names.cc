@@ -71,6 +71,8 @@ Semantics Semantics::OracleCompatible() {
   s.single_empty_string_is_empty_set = false;
   s.federated_user_requires_session_policy = false;
   s.rcps_only_for_supported_services = false;
+  s.root_has_implicit_full_access = false;
+  s.null_treats_empty_as_absent = false;
   return s;
 }
 

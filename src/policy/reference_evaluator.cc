@@ -180,7 +180,7 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
       auto address = ParseIpAddress(x);
       if (!network || !address) return false;
       if (sem.oracle_ip_quirks) {
-        if (network->address.v6 && !network->prefix_given) return false;
+        if (network->address.v6 && !network->prefix_given) return x == p;
         if (!network->address.v6 && network->prefix == 0) {
           return !address->v6 && address->bytes == network->address.bytes;
         }
@@ -347,6 +347,7 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
   const bool principal_side =
       env.caller.kind != Caller::Kind::kAnonymous && env.caller.kind != Caller::Kind::kService;
   const bool is_root = env.caller.kind == Caller::Kind::kRoot;
+  const bool root_full_access = is_root && semantics.root_has_implicit_full_access;
   env.caller_has_boundary = principal_side && !is_root && !set.boundaries.empty();
   std::vector<std::string> steps;
   auto note = [&](std::string line) {
@@ -438,7 +439,8 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
   for (const Applicable& a : applicable) {
     if (a.layer == Layer::kResource) resource_best = std::max(resource_best, a.strength);
   }
-  const bool identity_allows = is_root || HasEffect(applicable, Layer::kIdentity, Effect::kAllow);
+  const bool identity_allows =
+      root_full_access || HasEffect(applicable, Layer::kIdentity, Effect::kAllow);
   const bool boundary_ok =
       !env.caller_has_boundary || HasEffect(applicable, Layer::kBoundary, Effect::kAllow);
   const bool session_ok =
@@ -485,7 +487,7 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
       set.resource.has_value() && NeedsExplicitTrust(env.action_service, request.resource);
 
   // Step 6: the root user in its own account.
-  if (is_root) {
+  if (root_full_access) {
     if (explicit_trust && resource_best < PrincipalMatch::kAccountLevel) {
       note("the resource policy does not trust the account");
       return Deny(Decision::kImplicitlyDenied, Layer::kResource, std::move(steps));

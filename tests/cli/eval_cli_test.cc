@@ -65,7 +65,7 @@ TEST(EvalCliTest, AnswersEveryLineInOrderAndGoesOnAfterErrors) {
   EXPECT_EQ(r.lines[0]["reasons"][0]["policy"], "identity[0]");
 
   ASSERT_TRUE(r.lines[1].contains("error"));
-  EXPECT_EQ(r.lines[1]["error"]["line"], 3);  // the JSON ends on the blank line 3
+  EXPECT_EQ(r.lines[1]["error"]["line"], 2);  // each line is one case
 
   ASSERT_TRUE(r.lines[2].contains("error"));
   EXPECT_EQ(r.lines[2]["id"], "dup");

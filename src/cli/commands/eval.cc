@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 
@@ -13,49 +14,75 @@
 namespace xrole::cli {
 namespace {
 
-using policy::EvalCase;
-
 // Compiled policy sets by the canonical text of the case's policies: a file of many cases that
-// share policies compiles them once.
+// share policies parses and compiles them once.
 class CompiledSetCache {
  public:
-  explicit CompiledSetCache(const policy::Semantics& semantics) : semantics_(semantics) {}
+  using Entry = std::shared_ptr<const policy::CompiledPolicySet>;
 
-  Result<std::shared_ptr<const policy::CompiledPolicySet>> Get(const EvalCase& c) {
-    auto it = sets_.find(c.policy_key);
-    if (it != sets_.end()) return it->second;
-    XROLE_ASSIGN_OR_RETURN(auto compiled, policy::Compile(c.policies, semantics_));
+  const Entry* Find(const std::string& key) const {
+    auto it = sets_.find(key);
+    return it == sets_.end() ? nullptr : &it->second;
+  }
+  void Insert(const std::string& key, Entry compiled) {
     if (sets_.size() >= kMaxEntries) sets_.clear();
-    sets_.emplace(c.policy_key, compiled);
-    return compiled;
+    sets_.emplace(key, std::move(compiled));
   }
 
  private:
   static constexpr std::size_t kMaxEntries = 4096;
-  policy::Semantics semantics_;
-  std::unordered_map<std::string, std::shared_ptr<const policy::CompiledPolicySet>> sets_;
+  std::unordered_map<std::string, Entry> sets_;
 };
+
+// The id of a line that the strict parser rejected (a duplicate member, say), read leniently so
+// the error line can still say which case it answers.
+std::string RecoverId(const std::string& line, bool* has_id) {
+  *has_id = false;
+  auto lenient = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!lenient.is_object() || !lenient.contains("id")) return "";
+  const auto& id = lenient["id"];
+  if (id.is_string()) {
+    *has_id = true;
+    return id.get<std::string>();
+  }
+  if (id.is_number()) {
+    *has_id = true;
+    return id.dump();
+  }
+  return "";
+}
 
 std::string AnswerLine(const std::string& line, int line_number, const EvalOptions& options,
                        const policy::Semantics& semantics, CompiledSetCache& cache) {
   auto parsed = json::Parse(line, {}, line_number);
-  if (!parsed.ok()) return policy::FormatError("", false, parsed.error());
   bool has_id = false;
-  std::string id = policy::CaseId(**parsed, &has_id);
-  auto c = policy::ParseEvalCase(**parsed);
-  if (!c.ok()) return policy::FormatError(id, has_id, c.error());
-  policy::EvaluationResult result;
-  if (options.reference) {
-    result = policy::EvaluateReference(c->policies, c->request, semantics, options.explain);
-  } else {
-    auto compiled = cache.Get(*c);
-    if (!compiled.ok()) return policy::FormatError(id, has_id, compiled.error());
-    policy::EvaluateOptions eval_options;
-    eval_options.explain = options.explain;
-    eval_options.use_index = !options.no_index;
-    result = policy::Evaluate(**compiled, c->request, eval_options);
+  if (!parsed.ok()) {
+    std::string id = RecoverId(line, &has_id);
+    return policy::FormatError(id, has_id, parsed.error());
   }
-  return policy::FormatResult(id, has_id, result);
+  std::string id = policy::CaseId(**parsed, &has_id);
+  if (options.reference) {
+    auto c = policy::ParseEvalCase(**parsed);
+    if (!c.ok()) return policy::FormatError(id, has_id, c.error());
+    return policy::FormatResult(
+        id, has_id, policy::EvaluateReference(c->policies, c->request, semantics, options.explain));
+  }
+  // The request and the policies' key first; the documents only when their set is not cached.
+  auto c = policy::ParseEvalCase(**parsed, /*parse_policies=*/false);
+  if (!c.ok()) return policy::FormatError(id, has_id, c.error());
+  const CompiledSetCache::Entry* compiled = cache.Find(c->policy_key);
+  if (compiled == nullptr) {
+    auto full = policy::ParseEvalCase(**parsed);
+    if (!full.ok()) return policy::FormatError(id, has_id, full.error());
+    auto fresh = policy::Compile(full->policies, semantics);
+    if (!fresh.ok()) return policy::FormatError(id, has_id, fresh.error());
+    cache.Insert(c->policy_key, *fresh);
+    compiled = cache.Find(c->policy_key);
+  }
+  policy::EvaluateOptions eval_options;
+  eval_options.explain = options.explain;
+  eval_options.use_index = !options.no_index;
+  return policy::FormatResult(id, has_id, policy::Evaluate(**compiled, c->request, eval_options));
 }
 
 }  // namespace
@@ -79,7 +106,7 @@ int RunEval(const EvalOptions& options) {
     }
     in = &file;
   }
-  CompiledSetCache cache(semantics);
+  CompiledSetCache cache;
   std::string line, out;
   int line_number = 0;
   while (std::getline(*in, line)) {
