@@ -7,8 +7,10 @@ scripts/install_deps.sh
 scripts/build.sh build -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
 
 echo
-echo "== xrole lint examples/policies/*.json"
-./build/src/xrole lint examples/policies/*.json || true
+echo "== xrole lint: the example role policies, trust policy and organisation guardrail"
+./build/src/xrole lint examples/policies/{incident-responder,staging-deployer,data-enrichment,remediation}.json
+./build/src/xrole lint examples/policies/production-deployer-trust.json
+./build/src/xrole lint --kind scp examples/policies/guardrail-no-evidence-destruction.json
 echo
 echo "== xrole eval examples/cases.jsonl"
 ./build/src/xrole eval examples/cases.jsonl

@@ -346,8 +346,11 @@ void Linter::LintStatement(const Statement& st, const json::Value& value) {
       st.resources.has_value() && !st.not_resource &&
       std::find(st.resources->begin(), st.resources->end(), "*") != st.resources->end();
 
-  // Security warnings.
-  if (allow && action_star && resource_star) {
+  // Security warnings. Filters (boundaries, session policies, SCPs, RCPs) grant nothing, so an
+  // Allow of everything there is the normal "no filter" statement, not an admin wrapper.
+  const bool grants = kind_ == PolicyKind::kIdentity || kind_ == PolicyKind::kResource ||
+                      kind_ == PolicyKind::kTrust;
+  if (allow && grants && action_star && resource_star) {
     Add(Severity::kSecurityWarning, "admin-wrapper",
         "statement allows every action on every resource (`Action` `*` with `Resource` `*`)",
         st.path, st.location);
