@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 CXX=clang++ XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-fuzz -DCMAKE_CXX_COMPILER=clang++ \
   -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
-scripts/make_fuzz_corpus.sh build-fuzz/corpus
+scripts/make_fuzz_corpus.sh  # seeds fuzz/corpus/<target>/ from the conformance cases
 for target in build-fuzz/fuzz/*_fuzzer; do
   name="$(basename "$target")"
-  mkdir -p "build-fuzz/corpus/$name"
+  mkdir -p "build-fuzz/corpus/$name" "fuzz/corpus/$name"
   echo "fuzzing $name for ${seconds}s"
+  # New inputs go to the first (build) directory; the seeds are read from the second.
   "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    "build-fuzz/corpus/$name" 2>"build-fuzz/$name.log" || { tail -50 "build-fuzz/$name.log"; exit 1; }
+    "build-fuzz/corpus/$name" "fuzz/corpus/$name" 2>"build-fuzz/$name.log" ||
+    { tail -50 "build-fuzz/$name.log"; exit 1; }
   grep -E "stat::number_of_executed_units" "build-fuzz/$name.log" || true
 done

@@ -175,6 +175,10 @@ struct Semantics {
   // 4.9: the root user is allowed in its own account without identity policies (docs).
   // Oracle: it needs an identity-policy Allow like any other principal.
   bool root_has_implicit_full_access = true;
+  // An explicit-trust resource (4.3) is checked against its policy only when the case gives
+  // one: an absent policy does not apply (the eval contract). Oracle: a KMS key without a key
+  // policy trusts nobody.
+  bool kms_key_without_key_policy_denies = false;
 
   static Semantics Documented() { return Semantics(); }
   // Reproduces @cloud-copilot/iam-simulate 0.1.173's known departures (differential tests).

@@ -34,11 +34,15 @@ bool RcpSupportsService(std::string_view service) {
 }
 
 bool NeedsExplicitTrust(std::string_view service, std::string_view resource) {
-  if (service == "kms") return true;
+  if (!StartsWithIgnoreCase(resource, "arn:")) return false;
+  // arn:<partition>:kms:<region>:<account>:key/<id>
+  if (service == "kms") {
+    return resource.find(":kms:") != std::string_view::npos &&
+           resource.find(":key/") != std::string_view::npos;
+  }
   // arn:<partition>:iam::<account>:role/...
   if (service == "sts") {
-    return StartsWithIgnoreCase(resource, "arn:") &&
-           resource.find(":iam::") != std::string_view::npos &&
+    return resource.find(":iam::") != std::string_view::npos &&
            resource.find(":role/") != std::string_view::npos;
   }
   return false;

@@ -13,7 +13,7 @@ bool RcpSupportsService(std::string_view service);
 
 // True when the resource policy of this request must itself trust the caller for an identity
 // allow to count (iam-semantics 4.3): a role's trust policy for sts:* actions on a role ARN,
-// and a KMS key policy for kms:* actions. `service` is lower-case.
+// and a KMS key policy for kms:* actions on a key ARN. `service` is lower-case.
 bool NeedsExplicitTrust(std::string_view service, std::string_view resource);
 
 // True for sts:AssumeRole, sts:AssumeRoleWithSAML, sts:AssumeRoleWithWebIdentity (any case).

@@ -72,6 +72,7 @@ Semantics Semantics::OracleCompatible() {
   s.federated_user_requires_session_policy = false;
   s.rcps_only_for_supported_services = false;
   s.root_has_implicit_full_access = false;
+  s.kms_key_without_key_policy_denies = true;
   s.null_treats_empty_as_absent = false;
   return s;
 }

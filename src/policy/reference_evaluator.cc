@@ -355,7 +355,7 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
   };
 
   // Step 0: GetCallerIdentity needs no permission and cannot be denied.
-  if (principal_side && IsGetCallerIdentity(request.action)) {
+  if (env.caller.kind != Caller::Kind::kAnonymous && IsGetCallerIdentity(request.action)) {
     note("sts:GetCallerIdentity is always allowed for an authenticated caller");
     EvaluationResult r;
     r.decision = Decision::kAllowed;
@@ -483,8 +483,12 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
     return allowed();
   }
 
+  // Explicit trust applies when the case gives the resource's policy (an absent policy does not
+  // apply), except that the oracle never trusts a KMS key without a key policy.
   const bool explicit_trust =
-      set.resource.has_value() && NeedsExplicitTrust(env.action_service, request.resource);
+      NeedsExplicitTrust(env.action_service, request.resource) &&
+      (set.resource.has_value() ||
+       (semantics.kms_key_without_key_policy_denies && env.action_service == "kms"));
 
   // Step 6: the root user in its own account.
   if (root_full_access) {
