@@ -38,20 +38,28 @@ class ResourcePattern {
 
   enum class Outcome { kMatch, kNoMatch, kUnresolved };  // kUnresolved: a variable is missing
 
-  // Matches a concrete resource ARN (2.3): "*" matches everything; partition, service, region
-  // and account fields are compared ASCII-case-insensitively, the resource field
-  // case-sensitively; a field (of the first five) ending in '*' may absorb the following
-  // colon-separated fields; a pattern with fewer than six fields matches only when its last
-  // field ends in '*' (or, with semantics.oracle_short_arn_padding, as if padded with "*").
+  // Matches a concrete resource ARN (2.3). "*" matches everything, including text that is not
+  // an ARN; every other pattern needs a resource of six fields. The arn, partition, service,
+  // region and account fields are globbed ASCII-case-insensitively, the resource field
+  // case-sensitively. A field of the first five ending in '*' may absorb the following
+  // colon-separated fields of the resource (the pattern's later fields then match later
+  // request fields); other fields match exactly one request field. A pattern with fewer than
+  // six fields matches only when its last field ends in '*', which then spans everything left
+  // (with semantics.oracle_short_arn_padding: padded with "*" fields to six instead).
+  // kUnresolved when a variable cannot be resolved (the entry then matches nothing).
   Outcome Match(std::string_view resource, const Context& context,
                 const Semantics& semantics) const;
 
   // Matches a request for an action that takes no resource (2.4): "*" matches; with
   // semantics.service_wide_arn_covers_resourceless_actions, so does an ARN whose partition
-  // matches (or is '*'), whose service equals `action_service` (case-insensitive), and whose
-  // region, account and resource fields are each empty or exactly "*".
+  // field matches `partition` (the caller's; glob, case-insensitive), whose service field
+  // matches `action_service` (glob, case-insensitive; a plain service name must equal it), and
+  // whose region, account and resource fields are each empty or exactly "*". A short pattern
+  // counts only when it could match a full ARN (last field ending in '*', or padded with
+  // semantics.oracle_short_arn_padding); its missing fields count as "*". Without the switch
+  // only "*" matches, and variables are not even resolved.
   Outcome MatchResourceless(std::string_view action_service, const Context& context,
-                            const Semantics& semantics) const;
+                            const Semantics& semantics, std::string_view partition = "aws") const;
 
   bool is_match_all() const { return match_all_; }
   const std::string& text() const { return text_; }
@@ -61,6 +69,9 @@ class ResourcePattern {
   bool match_all_ = false;
   int field_count_ = 0;
   std::array<Template, 6> fields_;  // only the first field_count_ are used
+  // INVARIANT: when !has_variables_, globs_[i] is fields_[i] compiled (no request needed).
+  bool has_variables_ = false;
+  std::array<Glob, 6> globs_;
 };
 
 }  // namespace xrole::policy

@@ -9,6 +9,7 @@
 #ifndef XROLE_POLICY_GLOB_H_
 #define XROLE_POLICY_GLOB_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,13 +28,16 @@ class Glob {
   void AppendLiteral(std::string_view text);     // every byte literal
   void Clear();
 
-  // Whole-text match. `ignore_case` folds ASCII letters only.
+  // Whole-text match. `ignore_case` folds ASCII letters only. Never allocates; safe to call
+  // concurrently on a const Glob.
   bool Matches(std::string_view text, bool ignore_case = false) const;
 
   bool has_wildcards() const;
   bool empty() const { return tokens_.empty(); }
   // True when the glob is exactly one '*' (matches everything).
   bool is_match_all() const;
+  // True when the last token is a wildcard '*' (not a literal '*').
+  bool ends_with_star() const;
   // Text with wildcards shown as '*'/'?' and literal '*'/'?'/'$' shown as ${*}/${?}/${$}.
   std::string DebugString() const;
 
@@ -43,7 +47,28 @@ class Glob {
     TokenKind kind;
     std::string text;  // kLiteral only
   };
+  // The matcher's form of tokens_, rebuilt by every Append*: the text between '*'s as pieces
+  // of chars_ ('?' positions flagged in any_char_), plus the fast-path shape.
+  enum class Shape : unsigned char { kEmpty, kExact, kPrefix, kSuffix, kMatchAll, kGeneral };
+  struct Piece {
+    std::size_t begin = 0;
+    std::size_t size = 0;
+    bool has_any_char = false;
+  };
+  void Compile();
+  bool PieceMatchesAt(const Piece& piece, const char* text, bool ignore_case) const;
+  std::size_t FindPiece(const Piece& piece, std::string_view text, bool ignore_case) const;
+
   std::vector<Token> tokens_;
+  // INVARIANT: no two adjacent kLiteral tokens, no two adjacent kStar tokens, no empty
+  // kLiteral token.
+  Shape shape_ = Shape::kEmpty;
+  std::string chars_;
+  // Parallel to chars_: 1 where the pattern has a wildcard '?'.
+  std::vector<unsigned char> any_char_;
+  // Once compiled, one more than the number of '*' tokens (empty for a default Glob).
+  std::vector<Piece> pieces_;
+  std::size_t min_length_ = 0;  // sum of piece sizes
 };
 
 // Convenience for plain patterns: Glob::FromPattern(pattern).Matches(text, ignore_case).

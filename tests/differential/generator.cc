@@ -942,7 +942,10 @@ GeneratedRequest CaseGenerator::NextRequest() {
   if (options_.oracle_inputs) {
     for (int attempt = 0; attempt < 20; ++attempt) {
       const std::string& who = caller->principal;
-      bool anonymous = who.empty() || who == "anonymous" || who == "*";
+      // The oracle applies principal-side policies to service principals too; xrole, as
+      // documented, gives service principals only the resource policy. Keep such inputs out.
+      bool anonymous = who.empty() || who == "anonymous" || who == "*" ||
+                       (who.find(':') == std::string::npos && who.find('.') != std::string::npos);
       bool session_capable = who.find(":role/") != std::string::npos ||
                              who.find(":assumed-role/") != std::string::npos ||
                              who.find(":federated-user/") != std::string::npos;
