@@ -19,7 +19,12 @@ const Glob& MatchAllGlob() {
 // Whether field `index` of a pattern compares case-insensitively.
 bool FoldsCase(int index) { return index < kResourceField; }
 
-// Field f matches request token f (the text up to its colon); the last field takes the rest.
+// Field f matches request token f (the text up to its colon); the last field takes the rest:
+// the resource field of a six-field pattern, or the trailing-'*' field of a short one.
+// NOTE: a '*' ending one of the first five fields of a six-field pattern does not run over
+// colons. AWS documents the expansion for a pattern's last field only; letting a region '*'
+// swallow the account field would let `arn:aws:svc:*:111122223333:x/*` match resources of
+// other accounts (docs/fidelity.md).
 bool MatchFieldsOneToOne(const Glob* const* globs, int count, std::string_view resource) {
   const int last = count - 1;
   std::size_t pos = 0;
@@ -30,94 +35,6 @@ bool MatchFieldsOneToOne(const Glob* const* globs, int count, std::string_view r
     pos = colon + 1;
   }
   return globs[last]->Matches(resource.substr(pos), FoldsCase(last));
-}
-
-// Matches `count` pattern fields against the six-field ARN `resource`. Fields 0..count-2 each
-// end at a colon of `resource`; the last field runs to the end of `resource` (the resource
-// field, or for a short pattern, the field that spans what is left). A field other than the
-// last that ends in '*' may run over further colons. Costs O(count * colons) glob matches in
-// the usual case; allocates only for resources with more than kInlineStarts - 1 colons.
-bool MatchFields(const Glob* const* globs, int count, std::string_view resource) {
-  // Absorbing only adds ways to match, so the one-to-one reading decides most requests.
-  if (MatchFieldsOneToOne(globs, count, resource)) return true;
-  const int last = count - 1;
-  bool absorbs = false;
-  for (int f = 0; f < last; ++f) absorbs = absorbs || globs[f]->ends_with_star();
-  if (!absorbs) return false;
-
-  // A field may start at 0 or after any colon: starts[k] is the k-th such position, and
-  // reach[k] says the current field may start there.
-  // INVARIANT: a glob ending in '*' that matches a text also matches every extension of it,
-  // so once such a field matches up to one colon, every later colon is reachable too.
-  constexpr std::size_t kInlineStarts = 64;
-  std::size_t start_count = 1;
-  for (char c : resource) start_count += c == ':' ? 1 : 0;
-  std::size_t inline_starts[kInlineStarts];
-  char inline_reach[kInlineStarts];
-  char inline_next[kInlineStarts];
-  std::vector<std::size_t> heap_starts;
-  std::string heap_reach;
-  std::string heap_next;
-  std::size_t* starts = inline_starts;
-  char* reach = inline_reach;
-  char* next = inline_next;
-  if (start_count > kInlineStarts) {
-    heap_starts.resize(start_count);
-    heap_reach.resize(start_count);
-    heap_next.resize(start_count);
-    starts = heap_starts.data();
-    reach = heap_reach.data();
-    next = heap_next.data();
-  }
-  std::size_t n = 0;
-  starts[n++] = 0;
-  for (std::size_t i = 0; i < resource.size(); ++i) {
-    if (resource[i] == ':') starts[n++] = i + 1;
-  }
-  const std::size_t colons = start_count - 1;
-  auto colon_at = [&](std::size_t e) { return starts[e + 1] - 1; };  // e-th colon's position
-  std::fill(reach, reach + start_count, 0);
-  reach[0] = 1;
-  for (int f = 0; f < last; ++f) {
-    const Glob& glob = *globs[f];
-    const bool fold = FoldsCase(f);
-    std::fill(next, next + start_count, 0);
-    bool any = false;
-    if (!glob.ends_with_star()) {
-      for (std::size_t k = 0; k < colons; ++k) {
-        if (!reach[k]) continue;
-        const std::size_t begin = starts[k];
-        if (glob.Matches(resource.substr(begin, colon_at(k) - begin), fold)) {
-          next[k + 1] = 1;
-          any = true;
-        }
-      }
-    } else {
-      std::size_t closed_from = colons;  // every end e >= closed_from is reachable
-      for (std::size_t k = 0; k < closed_from; ++k) {
-        if (!reach[k]) continue;
-        const std::size_t begin = starts[k];
-        for (std::size_t e = k; e < closed_from; ++e) {
-          if (glob.Matches(resource.substr(begin, colon_at(e) - begin), fold)) {
-            closed_from = e;
-            break;
-          }
-        }
-      }
-      for (std::size_t e = closed_from; e < colons; ++e) {
-        next[e + 1] = 1;
-        any = true;
-      }
-    }
-    if (!any) return false;
-    std::swap(reach, next);
-  }
-  for (std::size_t k = 0; k < start_count; ++k) {
-    if (reach[k] && globs[last]->Matches(resource.substr(starts[k]), FoldsCase(last))) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -206,7 +123,7 @@ ResourcePattern::Outcome ResourcePattern::Match(std::string_view resource, const
       return Outcome::kNoMatch;
     }
   }
-  return MatchFields(fields.data(), used, resource) ? Outcome::kMatch : Outcome::kNoMatch;
+  return MatchFieldsOneToOne(fields.data(), used, resource) ? Outcome::kMatch : Outcome::kNoMatch;
 }
 
 ResourcePattern::Outcome ResourcePattern::MatchResourceless(std::string_view action_service,

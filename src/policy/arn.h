@@ -41,11 +41,10 @@ class ResourcePattern {
   // Matches a concrete resource ARN (2.3). "*" matches everything, including text that is not
   // an ARN; every other pattern needs a resource of six fields. The arn, partition, service,
   // region and account fields are globbed ASCII-case-insensitively, the resource field
-  // case-sensitively. A field of the first five ending in '*' may absorb the following
-  // colon-separated fields of the resource (the pattern's later fields then match later
-  // request fields); other fields match exactly one request field. A pattern with fewer than
-  // six fields matches only when its last field ends in '*', which then spans everything left
-  // (with semantics.oracle_short_arn_padding: padded with "*" fields to six instead).
+  // case-sensitively. Each of the first five fields matches exactly one request field; the
+  // resource field spans the rest, colons included. A pattern with fewer than six fields
+  // matches only when its last field ends in '*', which then spans everything left (with
+  // semantics.oracle_short_arn_padding: padded with "*" fields to six instead).
   // kUnresolved when a variable cannot be resolved (the entry then matches nothing).
   Outcome Match(std::string_view resource, const Context& context,
                 const Semantics& semantics) const;
