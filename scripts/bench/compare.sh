@@ -28,15 +28,7 @@ if [[ ! -d "$repo/tests/oracle/node_modules/@cedar-policy/cedar-wasm" ||
   exit 2
 fi
 
-# NOTE: GCC 12 at -O3 reports a false -Wrestrict inside libstdc++'s operator+(const char*,
-# std::string&&) (GCC bug 105651), which -Werror turns into a build failure. The warning is
-# switched off for this Release build only.
-extra_flags=""
-cxx="${CXX:-c++}"
-if ! "$cxx" --version 2>/dev/null | grep -qi clang &&
-   [[ "$("$cxx" -dumpversion 2>/dev/null)" == 12* ]]; then
-  extra_flags="-Wno-restrict"
-fi
+extra_flags=""  # cmake/warnings.cmake handles compiler quirks
 
 echo "== build ($build_dir)" >&2
 cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DXROLE_BUILD_BENCH=ON \
