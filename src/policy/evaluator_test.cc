@@ -426,6 +426,32 @@ TEST(EvaluatorTest, RootInItsOwnAccount) {
   EXPECT_EQ(Eval(set, Req(kRootA, "kms:Decrypt", kKey)).denied_by, Layer::kScp);
 }
 
+TEST(EvaluatorTest, RootWithoutImplicitFullAccess) {
+  Semantics oracle;
+  oracle.root_has_implicit_full_access = false;
+  PolicySet set;
+  // Boundaries and session policies never apply to the root user.
+  set.boundaries = {Boundary(R"({"Effect":"Deny","Action":"*","Resource":"*"})")};
+  const Request request = Req(kRootA, "s3:GetObject", "arn:aws:s3:::b/k");
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EvaluationResult r = Eval(set, request, oracle);
+  EXPECT_EQ(r.decision, Decision::kImplicitlyDenied);
+  EXPECT_EQ(r.denied_by, Layer::kIdentity);
+  set.identity = {Identity(kAllowS3)};
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+}
+
+TEST(EvaluatorTest, KmsKeyWithoutKeyPolicy) {
+  PolicySet set;
+  set.identity = {Identity(R"({"Effect":"Allow","Action":"kms:*","Resource":"*"})")};
+  const Request request =
+      Req(kSession, "kms:Decrypt", "arn:aws:kms:us-east-1:111122223333:key/k-1");
+  EXPECT_EQ(D(set, request), Decision::kAllowed);  // no key policy given: it does not apply
+  Semantics oracle;
+  oracle.kms_key_without_key_policy_denies = true;
+  EXPECT_EQ(Eval(set, request, oracle).denied_by, Layer::kResource);
+}
+
 // ---- Step 7: same account ----
 
 TEST(EvaluatorTest, E46AccountPrincipalDoesNotGrantByItself) {
@@ -645,6 +671,7 @@ TEST(EvaluatorTest, E70GetCallerIdentityIgnoresDenies) {
   EXPECT_EQ(D(set, Req(kSession, "STS:getcalleridentity", "*")), Decision::kAllowed);
   EXPECT_EQ(D(set, Req(kSession, "sts:GetSessionToken", "*")), Decision::kExplicitlyDenied);
   EXPECT_EQ(D(set, Req("anonymous", "sts:GetCallerIdentity", "*")), Decision::kImplicitlyDenied);
+  EXPECT_EQ(D(set, Req("lambda.amazonaws.com", "sts:GetCallerIdentity", "*")), Decision::kAllowed);
 }
 
 // ---- Reasons, explain, index ----
@@ -821,6 +848,65 @@ TEST(EvaluatorTest, SummarizeCallerAgreesWithParseCaller) {
     const CallerSummary summary = SummarizeCaller(principal);
     EXPECT_EQ(static_cast<int>(summary.kind), static_cast<int>(caller.kind)) << principal;
     EXPECT_EQ(summary.account, caller.account) << principal;
+  }
+}
+
+// The prefilter is a necessary condition of ResourcePattern::Match: it never rejects a match.
+TEST(EvaluatorTest, ResourcePrefilterNeverRejectsAMatch) {
+  const std::vector<std::string> patterns = {"arn:aws:s3:::b/*",
+                                             "ARN:AWS:S3:::b/*",
+                                             "arn:aws:s3:::B/*",
+                                             "arn:aws:sqs:*:111122223333:q-*",
+                                             "arn:aws:logs:us-east-1:111122223333:log-group:app*",
+                                             "arn:aws:ec2:*",
+                                             "arn:aws:s3:::b",
+                                             "arn:aws:iam::111122223333:role/app/*",
+                                             "arn:aws:s3:::*/x?y",
+                                             "arn:aws:s3:::b/${x}",
+                                             "arn:aws:s3",
+                                             "arn:aws:sqs:us-*:*:q",
+                                             "*",
+                                             "arn:aws:s3:::b/*/test/*"};
+  const std::vector<std::string> resources = {
+      "arn:aws:s3:::b/k",
+      "ARN:AWS:S3:::b/k",
+      "arn:aws:s3:::B/k",
+      "arn:aws:s3:::b",
+      "arn:aws:sqs:us-east-1:111122223333:q-1",
+      "arn:aws:sqs:us-east-1:999:111122223333:q-1",
+      "arn:aws:logs:us-east-1:111122223333:log-group:app-prod:log-stream:s1",
+      "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+      "arn:aws:iam::111122223333:role/app/r",
+      "arn:aws:s3:::z/xzy",
+      "arn:aws:s3:::b/1/2/test/x.jpg",
+      "arn:aws:sqs:us-west-2:1:q",
+      "b/k"};
+  for (bool padding : {false, true}) {
+    PolicySet set;
+    std::string statements;
+    for (const std::string& pattern : patterns) {
+      if (!statements.empty()) statements += ",";
+      statements += R"({"Effect":"Allow","Action":"*","Resource":")" + pattern + R"("})";
+    }
+    set.identity = {Identity(statements)};
+    Semantics semantics;
+    semantics.oracle_short_arn_padding = padding;
+    auto compiled = Compile(set, semantics);
+    ASSERT_TRUE(compiled.ok());
+    const CompiledPolicySet& c = **compiled;
+    ASSERT_EQ(c.resource_patterns().size(), patterns.size());
+    int rejected = 0;
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      for (const std::string& resource : resources) {
+        const bool admits = c.resource_prefilters()[i].Admits(resource);
+        if (c.resource_patterns()[i].Match(resource, Context(), semantics) ==
+            ResourcePattern::Outcome::kMatch) {
+          EXPECT_TRUE(admits) << patterns[i] << " vs " << resource;
+        }
+        if (!admits) ++rejected;
+      }
+    }
+    EXPECT_GT(rejected, 100);  // and it does reject most non-matches
   }
 }
 
