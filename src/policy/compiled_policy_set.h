@@ -154,15 +154,6 @@ class CompiledPolicySet {
   std::uint32_t session_group_ = 0;
 };
 
-// The part of the caller every decision needs: its kind and account, read from
-// Request::principal without allocating. Agrees with ParseCaller (principal.h) on both; the
-// evaluator calls ParseCaller only when a Principal/NotPrincipal test needs the whole caller.
-struct CallerSummary {
-  Caller::Kind kind = Caller::Kind::kAnonymous;
-  std::string_view account;  // points into the principal string
-};
-CallerSummary SummarizeCaller(std::string_view principal);
-
 }  // namespace xrole::policy
 
 #endif  // XROLE_POLICY_COMPILED_POLICY_SET_H_

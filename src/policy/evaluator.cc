@@ -320,51 +320,7 @@ std::string_view StrengthName(PrincipalMatch match) {
   return "none";
 }
 
-bool IsAccountId(std::string_view text) {
-  if (text.size() != 12) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-bool StartsWith(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
 }  // namespace
-
-// INVARIANT: mirrors the classification of ParseCaller (principal.cc) exactly; the evaluator
-// tests check the two against each other.
-CallerSummary SummarizeCaller(std::string_view p) {
-  CallerSummary out;
-  if (p.empty() || p == "*" || p == "anonymous") return out;
-  if (IsAccountId(p)) return {Caller::Kind::kRoot, p};
-  if (p.find(':') == std::string_view::npos) {
-    if (p.find('.') != std::string_view::npos) out.kind = Caller::Kind::kService;
-    return out;
-  }
-  const ArnFields f = SplitArn(p);
-  if (f.count != 6 || f.field[0] != "arn") return out;
-  const std::string_view service = f.field[2];
-  const std::string_view resource = f.field[5];
-  Caller::Kind kind = Caller::Kind::kAnonymous;
-  if (service == "iam" && resource == "root") {
-    kind = Caller::Kind::kRoot;
-  } else if (service == "iam" && StartsWith(resource, "user/")) {
-    kind = Caller::Kind::kUser;
-  } else if (service == "iam" && StartsWith(resource, "role/")) {
-    kind = Caller::Kind::kRoleSession;
-  } else if (service == "sts" && StartsWith(resource, "assumed-role/")) {
-    if (resource.find('/', 13) == std::string_view::npos) return out;
-    kind = Caller::Kind::kRoleSession;
-  } else if (service == "sts" && StartsWith(resource, "federated-user/")) {
-    kind = Caller::Kind::kFederatedUser;
-  } else {
-    return out;
-  }
-  return {kind, f.field[4]};
-}
 
 EvaluationResult Evaluate(const CompiledPolicySet& set, const Request& request,
                           const EvaluateOptions& options) {

@@ -84,60 +84,84 @@ bool SamePrincipalArn(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+CallerSummary SummarizeCaller(std::string_view p) {
+  CallerSummary out;
+  if (p.empty() || p == "*" || p == "anonymous") return out;
+  if (IsAccountId(p)) return {Caller::Kind::kRoot, p};
+  if (p.find(':') == std::string_view::npos) {
+    if (p.find('.') != std::string_view::npos) out.kind = Caller::Kind::kService;
+    return out;
+  }
+  ArnFields f = SplitArn(p);
+  if (f.count != 6 || f.field[0] != "arn") return out;
+  std::string_view service = f.field[2];
+  std::string_view resource = f.field[5];
+  Caller::Kind kind;
+  if (service == "iam" && resource == "root") {
+    kind = Caller::Kind::kRoot;
+  } else if (service == "iam" && resource.rfind("user/", 0) == 0) {
+    kind = Caller::Kind::kUser;
+  } else if (service == "iam" && resource.rfind("role/", 0) == 0) {
+    kind = Caller::Kind::kRoleSession;
+  } else if (service == "sts" && resource.rfind("assumed-role/", 0) == 0 &&
+             resource.find('/', 13) != std::string_view::npos) {
+    kind = Caller::Kind::kRoleSession;
+  } else if (service == "sts" && resource.rfind("federated-user/", 0) == 0) {
+    kind = Caller::Kind::kFederatedUser;
+  } else {
+    return out;
+  }
+  return {kind, f.field[4]};
+}
+
 Caller ParseCaller(const Request& request) {
   Caller caller;
   std::string_view p = request.principal;
-  if (p.empty() || p == "*" || p == "anonymous") return caller;
-  if (IsAccountId(p)) {
-    caller.kind = Caller::Kind::kRoot;
-    caller.account = std::string(p);
-    caller.arn = "arn:aws:iam::" + caller.account + ":root";
-    return caller;
-  }
-  if (p.find(':') == std::string_view::npos) {
-    if (p.find('.') != std::string_view::npos) {
-      caller.kind = Caller::Kind::kService;
+  CallerSummary summary = SummarizeCaller(p);
+  caller.kind = summary.kind;
+  caller.account = std::string(summary.account);
+  switch (summary.kind) {
+    case Caller::Kind::kAnonymous:
+      caller.account.clear();
+      return caller;
+    case Caller::Kind::kService:
       caller.arn = std::string(p);
-    }
-    return caller;
+      return caller;
+    case Caller::Kind::kRoot:
+      if (IsAccountId(p)) {
+        caller.arn = "arn:aws:iam::" + caller.account + ":root";
+        return caller;
+      }
+      break;
+    case Caller::Kind::kUser:
+    case Caller::Kind::kRoleSession:
+    case Caller::Kind::kFederatedUser:
+      break;
   }
   ArnFields f = SplitArn(p);
-  if (f.count != 6 || f.field[0] != "arn") return caller;
-  std::string_view service = f.field[2];
-  std::string_view resource = f.field[5];
   caller.partition = std::string(f.field[1]);
-  caller.account = std::string(f.field[4]);
   caller.arn = std::string(p);
-  if (service == "iam" && resource == "root") {
-    caller.kind = Caller::Kind::kRoot;
-  } else if (service == "iam" && resource.rfind("user/", 0) == 0) {
-    caller.kind = Caller::Kind::kUser;
-  } else if (service == "iam" && resource.rfind("role/", 0) == 0) {
-    caller.kind = Caller::Kind::kRoleSession;
+  if (caller.kind != Caller::Kind::kRoleSession) return caller;
+  std::string_view resource = f.field[5];
+  if (f.field[2] == "iam") {  // a role given as the caller: a session of unknown name
     caller.role_arn = caller.arn;
     caller.role_name = std::string(LastPathSegment(resource));
-  } else if (service == "sts" && resource.rfind("assumed-role/", 0) == 0) {
-    std::string_view rest = resource.substr(13);
-    auto slash = rest.find('/');
-    if (slash == std::string_view::npos) return Caller{};
-    caller.kind = Caller::Kind::kRoleSession;
-    caller.role_name = std::string(rest.substr(0, slash));
-    caller.session_name = std::string(rest.substr(slash + 1));
-    caller.role_arn =
-        "arn:" + caller.partition + ":iam::" + caller.account + ":role/" + caller.role_name;
-    // aws:PrincipalArn carries the role's path; use it when it names this very role.
-    if (const ContextValue* v = request.context.Find("aws:principalarn");
-        v != nullptr && !v->is_list && v->values.size() == 1) {
-      AwsPrincipal named = ReadAwsPrincipal(v->values[0]);
-      if (named.kind == AwsPrincipal::Kind::kRole && named.account == caller.account &&
-          EqualsIgnoreCase(named.name, caller.role_name)) {
-        caller.role_arn = v->values[0];
-      }
+    return caller;
+  }
+  std::string_view rest = resource.substr(13);  // after "assumed-role/"
+  auto slash = rest.find('/');
+  caller.role_name = std::string(rest.substr(0, slash));
+  caller.session_name = std::string(rest.substr(slash + 1));
+  caller.role_arn =
+      "arn:" + caller.partition + ":iam::" + caller.account + ":role/" + caller.role_name;
+  // aws:PrincipalArn carries the role's path; use it when it names this very role.
+  if (const ContextValue* v = request.context.Find("aws:principalarn");
+      v != nullptr && !v->is_list && v->values.size() == 1) {
+    AwsPrincipal named = ReadAwsPrincipal(v->values[0]);
+    if (named.kind == AwsPrincipal::Kind::kRole && named.account == caller.account &&
+        EqualsIgnoreCase(named.name, caller.role_name)) {
+      caller.role_arn = v->values[0];
     }
-  } else if (service == "sts" && resource.rfind("federated-user/", 0) == 0) {
-    caller.kind = Caller::Kind::kFederatedUser;
-  } else {
-    return Caller{};
   }
   return caller;
 }

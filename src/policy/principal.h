@@ -16,10 +16,10 @@ struct Caller {
   enum class Kind { kRoot, kUser, kRoleSession, kFederatedUser, kService, kAnonymous };
   Kind kind = Kind::kAnonymous;
   std::string partition = "aws";
-  std::string account;    // "" for services and anonymous callers
-  std::string arn;        // user / session / federated-user / root ARN; service name
-  std::string role_arn;   // kRoleSession: the role's ARN, with path when known
-  std::string role_name;  // kRoleSession
+  std::string account;       // "" for services and anonymous callers
+  std::string arn;           // user / session / federated-user / root ARN; service name
+  std::string role_arn;      // kRoleSession: the role's ARN, with path when known
+  std::string role_name;     // kRoleSession
   std::string session_name;  // kRoleSession
 
   bool is_session() const { return kind == Kind::kRoleSession || kind == Kind::kFederatedUser; }
@@ -37,6 +37,15 @@ struct Caller {
 //   *.amazonaws.com (or any name without ':')             -> kService
 //   "", "*", "anonymous" or anything else                 -> kAnonymous
 Caller ParseCaller(const Request& request);
+
+// The caller's kind and account only, read without allocating (the evaluator's hot path; the
+// full Caller is built only when a Principal block must be matched). ParseCaller classifies
+// through this function, so the two always agree. `account` points into `principal`.
+struct CallerSummary {
+  Caller::Kind kind = Caller::Kind::kAnonymous;
+  std::string_view account;
+};
+CallerSummary SummarizeCaller(std::string_view principal);
 
 // Strength of a Principal match, weakest first (4.2/4.4).
 enum class PrincipalMatch { kNoMatch, kAccountLevel, kViaRoleOrUser, kDirect };

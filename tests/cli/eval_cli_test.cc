@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -19,7 +20,10 @@ struct RunResult {
 
 // Runs `xrole <args>` with `input` on standard input.
 RunResult RunXrole(const std::string& args, const std::string& input) {
-  std::string in_path = ::testing::TempDir() + "/xrole_eval_input.jsonl";
+  // Unique per process and call: CTest runs the tests of this file in parallel.
+  static int calls = 0;
+  std::string in_path = ::testing::TempDir() + "/xrole_eval_input." + std::to_string(getpid()) +
+                        "." + std::to_string(++calls) + ".jsonl";
   std::ofstream(in_path) << input;
   std::string cmd = std::string(XROLE_BINARY_DIR) + "/src/xrole " + args + " < " + in_path;
   RunResult result;
