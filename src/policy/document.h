@@ -78,7 +78,7 @@ struct Statement {
   std::optional<std::vector<std::string>> resources;  // Resource or NotResource, when present
   bool not_resource = false;
   std::vector<ConditionClause> conditions;  // implicit AND
-  int index = 0;     // position in the Statement list (0-based)
+  int index = 0;                            // position in the Statement list (0-based)
   std::string path;  // "Statement[3]" (or "Statement" for a single statement object)
   SourceLocation location;
 };

@@ -9,10 +9,10 @@
 namespace xrole::cli {
 
 struct EvalOptions {
-  std::string input = "-";  // a file, or "-" for standard input
-  bool explain = false;     // add the step-by-step reasoning to each result
-  bool reference = false;   // use the reference evaluator instead of the compiled one
-  bool no_index = false;    // compiled evaluator without its action index
+  std::string input = "-";               // a file, or "-" for standard input
+  bool explain = false;                  // add the step-by-step reasoning to each result
+  bool reference = false;                // use the reference evaluator instead of the compiled one
+  bool no_index = false;                 // compiled evaluator without its action index
   std::string semantics = "documented";  // or "oracle" (iam-simulate compatible)
 };
 
