@@ -12,6 +12,7 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -60,6 +61,11 @@ struct ConformanceCase {
   std::optional<std::set<ReasonKey>> expect_reasons;
   std::optional<std::string> expect_denied_by;
 };
+
+// How gtest shows a case (instead of its bytes).
+void PrintTo(const ConformanceCase& c, std::ostream* os) {
+  *os << c.file << "#" << c.index << ": " << c.name;
+}
 
 // A YAML plain scalar that reads as a JSON number: integers and decimals only.
 bool IsPlainNumber(const std::string& s) {
