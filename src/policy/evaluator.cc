@@ -149,7 +149,7 @@ class LazyCaller {
 // Per-request outcomes of the set's distinct resource patterns (0: not computed yet).
 class PatternOutcomes {
  public:
-  explicit PatternOutcomes(std::size_t count) : count_(count) {
+  explicit PatternOutcomes(std::size_t count) {
     if (count <= inline_.size()) {
       data_ = inline_.data();
       std::memset(data_, 0, count);
@@ -166,7 +166,6 @@ class PatternOutcomes {
   std::array<std::uint8_t, 1024> inline_;
   std::vector<std::uint8_t> heap_;
   std::uint8_t* data_ = nullptr;
-  std::size_t count_;
 };
 
 // What one statement check needs to know about the request.
@@ -260,7 +259,7 @@ PrincipalMatch Applies(const CompiledStatement& statement, const RequestView& vi
       if (why != nullptr) *why = "no Principal element (never applies)";
       return PrincipalMatch::kNoMatch;
     case CompiledStatement::PrincipalTest::kPrincipal:
-      strength = MatchPrincipal(*statement.principal, view.caller.get());
+      strength = MatchPrincipal(*statement.principal, view.caller.get(), view.semantics);
       if (strength == PrincipalMatch::kNoMatch) {
         if (why != nullptr) *why = "Principal does not match the caller";
         return PrincipalMatch::kNoMatch;
