@@ -151,21 +151,49 @@ struct Semantics {
   // in '*', which then spans the missing fields (docs). Oracle: padded with "*" fields.
   bool oracle_short_arn_padding = false;
   // 8.3 #13 / #10: NotPrincipal exempts a caller only when its account, its own ARN and (for a
-  // session) its role are all listed (docs). Oracle: a listed account exempts everyone in it.
-  bool not_principal_account_exempts_all = false;
+  // session) its role are all listed, and never when it has a permissions boundary (docs).
+  // Oracle: exempt when any listed value matches the caller as in Principal (its own ARN, its
+  // role, its account), with or without a boundary.
+  bool not_principal_exempts_any_match = false;
+  // 2.6: an account principal ("111122223333", arn:aws:iam::111122223333:root) names that
+  // account's root user directly (docs silent: root is the account's own identity). Oracle: at
+  // account level only, so root too needs an identity-policy Allow in its account.
+  bool account_principal_is_direct_for_root = true;
   // 8.3b: an unresolvable variable in a NotResource entry excludes nothing (docs: "matches no
   // resource"). Oracle: the statement never applies.
   bool unresolved_not_resource_never_applies = false;
+  // 2.3: a six-field Resource/NotResource entry matches by globbing each field (docs). Oracle:
+  // the partition to account fields are compared first and then the resource type, i.e. the
+  // resource field's text up to its first '/' or ':' (a ':' inside ${...} counts; nothing for
+  // s3 ARNs without region and account), as a literal, case-sensitive prefix; only then are
+  // variables resolved. So "r?le/x" never matches, and an entry that fails there is a plain
+  // mismatch even when its variable cannot be resolved.
+  bool oracle_resource_type_prefix = false;
   // 2.4: an ARN pattern covering every resource of the action's service (arn:aws:s3:::*)
   // matches actions that take no resource (docs example). Oracle: only "*".
   bool service_wide_arn_covers_resourceless_actions = true;
+  // 3.8: the escapes ${*} ${?} ${$} stand for '*', '?', '$' in every string that takes
+  // variables (docs). Oracle: only in StringLike, ARN operators and Resource; StringEquals-
+  // family operators and Bool compare them as written.
+  bool variable_escapes_in_string_equals = true;
+  // 3.8: a variable whose key holds "" substitutes the empty string (docs silent: the key is
+  // present). Oracle: its non-empty default, or else a value that matches nothing.
+  bool empty_variable_value_substitutes = true;
   // 1.2: ${...} is substituted only in 2012-10-17 documents (docs). Oracle: in all versions.
   bool variables_in_2008_documents = false;
   // 3.5: epoch values in date operators are seconds (docs). Oracle: milliseconds.
   bool epoch_dates_in_milliseconds = false;
+  // 3.5: a date value of exactly four digits ("2024") is the W3C year form (docs silent; AWS
+  // documents the W3C ISO 8601 profile, whose coarsest form is YYYY). Oracle: epoch count.
+  bool four_digit_date_is_year = true;
   // 8.3b: iam-simulate's IP quirks (0.0.0.0/0 matches only 0.0.0.0, a bare IPv6 address matches
-  // only the identical text, NotIpAddress with a bare IPv4 value is false for IPv6 callers).
+  // only the identical text; NotIpAddress is false with a bare value of the other address family
+  // than the caller's, and with a request or policy value that is not an address or network).
   bool oracle_ip_quirks = false;
+  // 3.5: a negated typed operator (ArnNotEquals/ArnNotLike, NumericNotEquals, DateNotEquals)
+  // on a request value, or against a policy value, that does not parse as its type: the value
+  // equals nothing, so the negation holds (docs silent). Oracle: false.
+  bool negated_operators_fail_on_unparsable_values = false;
   // 3.6: a multivalued key holding one empty string is an empty set (docs). Oracle: not.
   bool single_empty_string_is_empty_set = true;
   // 4.3 step 7: a federated-user session without a session policy is implicitly denied (docs).

@@ -88,11 +88,17 @@ ResourcePattern ResourcePattern::Compile(std::string_view text, bool variables_e
     p.fields_[i] = Template::Parse(f.field[i], variables_enabled);
     p.has_variables_ = p.has_variables_ || p.fields_[i].has_variables();
   }
-  if (!p.has_variables_) {
-    const Context empty;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(f.count); ++i) {
-      p.fields_[i].ExpandToGlob(empty, &p.globs_[i]);
+  if (f.count == kArnFields) {
+    const std::string_view resource = f.field[kResourceField];
+    const bool s3_bucket_form = f.field[2] == "s3" && f.field[3].empty() && f.field[4].empty();
+    const std::size_t cut = resource.find_first_of("/:");
+    if (!s3_bucket_form && cut != std::string_view::npos) {
+      p.type_prefix_ = std::string(resource.substr(0, cut + 1));
     }
+  }
+  const Context empty;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(f.count); ++i) {
+    if (!p.fields_[i].has_variables()) p.fields_[i].ExpandToGlob(empty, &p.globs_[i]);
   }
   return p;
 }
@@ -102,11 +108,27 @@ ResourcePattern::Outcome ResourcePattern::Match(std::string_view resource, const
   if (match_all_) return Outcome::kMatch;
   if (field_count_ == 0) return Outcome::kNoMatch;
   const std::size_t count = static_cast<std::size_t>(field_count_);
+  if (semantics.oracle_resource_type_prefix && field_count_ == kArnFields) {
+    const ArnFields r = SplitArn(resource);
+    if (r.count != kArnFields) return Outcome::kNoMatch;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(kResourceField); ++i) {
+      if (!fields_[i].has_variables() &&
+          !globs_[i].Matches(r.field[i], FoldsCase(static_cast<int>(i)))) {
+        return Outcome::kNoMatch;
+      }
+    }
+    if (r.field[kResourceField].substr(0, type_prefix_.size()) != type_prefix_) {
+      return Outcome::kNoMatch;
+    }
+  }
   std::array<Glob, kArnFields> expanded;
   const std::array<Glob, kArnFields>* globs = &globs_;
   if (has_variables_) {
     for (std::size_t i = 0; i < count; ++i) {
-      if (!fields_[i].ExpandToGlob(context, &expanded[i])) return Outcome::kUnresolved;
+      if (!fields_[i].ExpandToGlob(context, &expanded[i],
+                                   !semantics.empty_variable_value_substitutes)) {
+        return Outcome::kUnresolved;
+      }
     }
     globs = &expanded;
   }
@@ -138,7 +160,10 @@ ResourcePattern::Outcome ResourcePattern::MatchResourceless(std::string_view act
   const std::array<Glob, kArnFields>* globs = &globs_;
   if (has_variables_) {
     for (std::size_t i = 0; i < count; ++i) {
-      if (!fields_[i].ExpandToGlob(context, &expanded[i])) return Outcome::kUnresolved;
+      if (!fields_[i].ExpandToGlob(context, &expanded[i],
+                                   !semantics.empty_variable_value_substitutes)) {
+        return Outcome::kUnresolved;
+      }
     }
     globs = &expanded;
   }

@@ -45,7 +45,10 @@ class ResourcePattern {
   // resource field spans the rest, colons included. A pattern with fewer than six fields
   // matches only when its last field ends in '*', which then spans everything left (with
   // semantics.oracle_short_arn_padding: padded with "*" fields to six instead).
-  // kUnresolved when a variable cannot be resolved (the entry then matches nothing).
+  // kUnresolved when a variable cannot be resolved (the entry then matches nothing). With
+  // semantics.oracle_resource_type_prefix a six-field pattern first needs its partition to
+  // account fields (those without variables) to match and the resource field to start with
+  // the pattern's resource type taken literally; failing that, it is kNoMatch.
   Outcome Match(std::string_view resource, const Context& context,
                 const Semantics& semantics) const;
 
@@ -68,9 +71,12 @@ class ResourcePattern {
   bool match_all_ = false;
   int field_count_ = 0;
   std::array<Template, 6> fields_;  // only the first field_count_ are used
-  // INVARIANT: when !has_variables_, globs_[i] is fields_[i] compiled (no request needed).
+  // INVARIANT: globs_[i] is fields_[i] compiled whenever fields_[i] has no variables.
   bool has_variables_ = false;
   std::array<Glob, 6> globs_;
+  // The oracle's resource type: the raw resource field up to and including its first '/' or
+  // ':' ("" when it has neither, and for s3 patterns with empty region and account).
+  std::string type_prefix_;
 };
 
 }  // namespace xrole::policy

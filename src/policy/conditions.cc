@@ -279,7 +279,8 @@ CompiledCondition CompiledCondition::Compile(const ConditionClause& clause, bool
           if (c.family_ == OperandFamily::kString && IsLikeOperator(c.op_)) {
             operand.value.ExpandToGlob(EmptyContext(), &operand.glob);
           } else {
-            operand.value.ExpandToText(EmptyContext(), &operand.literal);
+            operand.value.ExpandToText(EmptyContext(), &operand.literal,
+                                       !semantics.variable_escapes_in_string_equals);
           }
           if (c.family_ == OperandFamily::kBool) operand.boolean = ParseBool(operand.literal);
         }
@@ -303,7 +304,8 @@ CompiledCondition CompiledCondition::Compile(const ConditionClause& clause, bool
         operand.number = ParseNumber(text);
         break;
       case OperandFamily::kDate:
-        operand.date = ParseDateMillis(text, semantics.epoch_dates_in_milliseconds);
+        operand.date = ParseDateMillis(text, semantics.epoch_dates_in_milliseconds,
+                                       semantics.four_digit_date_is_year);
         break;
       case OperandFamily::kBinary:
         operand.bytes = DecodeBase64(text);
@@ -322,6 +324,10 @@ CompiledCondition CompiledCondition::Compile(const ConditionClause& clause, bool
 
 bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
                                    const Semantics& semantics) const {
+  // A value of a negated typed operator that does not parse counts as matched under the
+  // oracle's semantics, so the NOR fails (Semantics::negated_operators_fail_on_unparsable_values).
+  const Cmp unparsable =
+      negated_ && semantics.negated_operators_fail_on_unparsable_values ? Cmp::kTrue : Cmp::kFalse;
   // OR over the policy values for positive operators; NOR for negated ones. An unresolvable
   // variable never matches; under a negated operator it either counts as "not equal" (docs)
   // or makes the whole test fail (Semantics::unresolved_variable_matches_negated_operator).
@@ -344,13 +350,20 @@ bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
         if (like) {
           if (operand.context_free) return operand.glob.Matches(x) ? Cmp::kTrue : Cmp::kFalse;
           Glob glob;
-          if (!operand.value.ExpandToGlob(context, &glob)) return Cmp::kUnresolved;
+          if (!operand.value.ExpandToGlob(context, &glob,
+                                          !semantics.empty_variable_value_substitutes)) {
+            return Cmp::kUnresolved;
+          }
           return glob.Matches(x) ? Cmp::kTrue : Cmp::kFalse;
         }
         std::string expanded;
         const std::string* p = &operand.literal;
         if (!operand.context_free) {
-          if (!operand.value.ExpandToText(context, &expanded)) return Cmp::kUnresolved;
+          if (!operand.value.ExpandToText(context, &expanded,
+                                          !semantics.variable_escapes_in_string_equals,
+                                          !semantics.empty_variable_value_substitutes)) {
+            return Cmp::kUnresolved;
+          }
           p = &expanded;
         }
         bool equal = ignore_case ? EqualsIgnoreCase(x, *p) : x == *p;
@@ -363,7 +376,11 @@ bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
         std::optional<bool> p = operand.boolean;
         if (!operand.context_free) {
           std::string expanded;
-          if (!operand.value.ExpandToText(context, &expanded)) return Cmp::kUnresolved;
+          if (!operand.value.ExpandToText(context, &expanded,
+                                          !semantics.variable_escapes_in_string_equals,
+                                          !semantics.empty_variable_value_substitutes)) {
+            return Cmp::kUnresolved;
+          }
           p = ParseBool(expanded);
         }
         return (xb.has_value() && p.has_value() && *xb == *p) ? Cmp::kTrue : Cmp::kFalse;
@@ -372,18 +389,16 @@ bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
     case OperandFamily::kNumeric: {
       const std::optional<long double> xn = ParseNumber(x);
       return aggregate([&](const ConditionOperand& operand) {
-        return (xn.has_value() && operand.number.has_value() && Ordered(op_, *xn, *operand.number))
-                   ? Cmp::kTrue
-                   : Cmp::kFalse;
+        if (!xn.has_value() || !operand.number.has_value()) return unparsable;
+        return Ordered(op_, *xn, *operand.number) ? Cmp::kTrue : Cmp::kFalse;
       });
     }
     case OperandFamily::kDate: {
-      const std::optional<std::int64_t> xd =
-          ParseDateMillis(x, semantics.epoch_dates_in_milliseconds);
+      const std::optional<std::int64_t> xd = ParseDateMillis(
+          x, semantics.epoch_dates_in_milliseconds, semantics.four_digit_date_is_year);
       return aggregate([&](const ConditionOperand& operand) {
-        return (xd.has_value() && operand.date.has_value() && Ordered(op_, *xd, *operand.date))
-                   ? Cmp::kTrue
-                   : Cmp::kFalse;
+        if (!xd.has_value() || !operand.date.has_value()) return unparsable;
+        return Ordered(op_, *xd, *operand.date) ? Cmp::kTrue : Cmp::kFalse;
       });
     }
     case OperandFamily::kBinary: {
@@ -395,16 +410,17 @@ bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
     }
     case OperandFamily::kIp: {
       const std::optional<IpAddress> xa = ParseIpAddress(x);
+      const bool not_ip = op_ == BaseOperator::kNotIpAddress;
       return aggregate([&](const ConditionOperand& operand) {
-        if (!operand.network.has_value() || !xa.has_value()) return Cmp::kFalse;
+        if (!operand.network.has_value() || !xa.has_value()) {
+          // The oracle: NotIpAddress is false for a value that is not an address or network.
+          return not_ip && semantics.oracle_ip_quirks ? Cmp::kTrue : Cmp::kFalse;
+        }
         const IpNetwork& net = *operand.network;
         if (semantics.oracle_ip_quirks) {
-          // NotIpAddress with a bare IPv4 value is false for IPv6 callers: count the value as
-          // matched so the NOR fails.
-          if (op_ == BaseOperator::kNotIpAddress && !net.address.v6 && !net.prefix_given &&
-              xa->v6) {
-            return Cmp::kTrue;
-          }
+          // NotIpAddress with a bare value of the other address family than the caller's is
+          // false: count the value as matched so the NOR fails.
+          if (not_ip && !net.prefix_given && net.address.v6 != xa->v6) return Cmp::kTrue;
           // A bare IPv6 address matches only its identical text.
           if (net.address.v6 && !net.prefix_given) {
             return x == operand.text ? Cmp::kTrue : Cmp::kFalse;
@@ -426,14 +442,17 @@ bool CompiledCondition::MatchValue(std::string_view x, const Context& context,
       const ArnFields xf = SplitArn(x);
       const bool is_arn = xf.count == 6 && xf.field[0] == "arn";
       return aggregate([&](const ConditionOperand& operand) {
-        if (!is_arn || operand.arn_field_count != 6) return Cmp::kFalse;
+        if (!is_arn || operand.arn_field_count != 6) return unparsable;
         for (int i = 0; i < 6; ++i) {
           if (operand.context_free) {
             if (!operand.arn_globs[i].Matches(xf.field[i])) return Cmp::kFalse;
             continue;
           }
           Glob glob;
-          if (!operand.arn_fields[i].ExpandToGlob(context, &glob)) return Cmp::kUnresolved;
+          if (!operand.arn_fields[i].ExpandToGlob(context, &glob,
+                                                  !semantics.empty_variable_value_substitutes)) {
+            return Cmp::kUnresolved;
+          }
           if (!glob.Matches(xf.field[i])) return Cmp::kFalse;
         }
         return Cmp::kTrue;

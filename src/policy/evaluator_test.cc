@@ -637,7 +637,7 @@ TEST(EvaluatorTest, E53NotPrincipalMustListTheWholeChain) {
       "111122223333"]},"Action":"s3:*","Resource":"*"})");
   EXPECT_EQ(D(set, Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k")), Decision::kExplicitlyDenied);
   Semantics oracle;
-  oracle.not_principal_account_exempts_all = true;
+  oracle.not_principal_exempts_any_match = true;
   EXPECT_EQ(D(set, Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k"), oracle), Decision::kAllowed);
 }
 
@@ -891,6 +891,7 @@ TEST(EvaluatorTest, ResourcePrefilterNeverRejectsAMatch) {
     set.identity = {Identity(statements)};
     Semantics semantics;
     semantics.oracle_short_arn_padding = padding;
+    semantics.oracle_resource_type_prefix = padding;
     auto compiled = Compile(set, semantics);
     ASSERT_TRUE(compiled.ok());
     const CompiledPolicySet& c = **compiled;
@@ -908,6 +909,156 @@ TEST(EvaluatorTest, ResourcePrefilterNeverRejectsAMatch) {
     }
     EXPECT_GT(rejected, 100);  // and it does reject most non-matches
   }
+}
+
+// ---- Semantics fields that reproduce the oracle (docs/fidelity.md) ----
+
+TEST(EvaluatorTest, NotPrincipalExemptsAnyMatchUnderTheOracle) {
+  PolicySet set;
+  set.identity = {Identity(kAllowS3)};
+  set.resource = Resource(
+      R"({"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/app/agent-runner"},"Action":"s3:*","Resource":"*"})");
+  const Request request = Req(kSession, "s3:GetObject", "arn:aws:s3:::b/k");
+  Semantics oracle;
+  oracle.not_principal_exempts_any_match = true;
+  // Docs: the role alone does not exempt its session (account and session must be listed too).
+  EXPECT_EQ(D(set, request), Decision::kExplicitlyDenied);
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+  // Either way a caller with a permissions boundary is never exempt.
+  set.boundaries = {Boundary(kAllowS3)};
+  EXPECT_EQ(D(set, request), Decision::kExplicitlyDenied);
+  EXPECT_EQ(D(set, request, oracle), Decision::kExplicitlyDenied);
+}
+
+TEST(EvaluatorTest, AccountPrincipalNamesRootAtAccountLevelUnderTheOracle) {
+  PolicySet set;
+  set.resource = Resource(
+      R"({"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sqs:*","Resource":"*"})");
+  const Request request = Req(kRootA, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:jobs");
+  Semantics oracle;
+  oracle.root_has_implicit_full_access = false;
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);  // a direct grant to root
+  oracle.account_principal_is_direct_for_root = false;
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+  set.identity = {Identity(R"({"Effect":"Allow","Action":"sqs:*","Resource":"*"})")};
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+}
+
+TEST(EvaluatorTest, NegatedTypedOperatorsOnUnparsableValuesUnderTheOracle) {
+  PolicySet set;
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"ArnNotLike":{"aws:SourceArn":"arn:aws:sqs:*:111122223333:*"}}})")};
+  Request request = Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k");
+  request.context.Set("aws:SourceArn", ContextValue::Scalar("not-an-arn"));
+  Semantics oracle;
+  oracle.negated_operators_fail_on_unparsable_values = true;
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+  request.context.Set("aws:SourceArn", ContextValue::Scalar("arn:aws:s3:::b"));
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"NumericNotEquals":{"s3:max-keys":"5"},"DateNotEquals":{"aws:CurrentTime":"2024-03-01"}}})")};
+  request.context.Set("s3:max-keys", ContextValue::Scalar("abc"));
+  request.context.Set("aws:CurrentTime", ContextValue::Scalar("2024-01-01T00:00:00Z"));
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+  request.context.Set("s3:max-keys", ContextValue::Scalar("10"));
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+  request.context.Set("aws:CurrentTime", ContextValue::Scalar("not-a-date"));
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+}
+
+TEST(EvaluatorTest, ResourceTypePrefixUnderTheOracle) {
+  PolicySet set;
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::111122223333:r?le/Admin"})")};
+  const Request request = Req(kAlice, "iam:GetRole", "arn:aws:iam::111122223333:role/Admin");
+  Semantics oracle;
+  oracle.oracle_resource_type_prefix = true;
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+  // A NotResource entry whose variable cannot be resolved: under the oracle's order a service
+  // mismatch is found first, so the entry excludes nothing and the statement applies.
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"*","NotResource":"arn:aws:kms:eu-west-1:444455556666:key/${aws:username}"})")};
+  const Request session = Req(kSession, "iam:GetRole", "arn:aws:iam::111122223333:role/Admin");
+  oracle.unresolved_not_resource_never_applies = true;
+  EXPECT_EQ(D(set, session, oracle), Decision::kAllowed);
+  oracle.oracle_resource_type_prefix = false;
+  EXPECT_EQ(D(set, session, oracle), Decision::kImplicitlyDenied);
+  // S3 bucket ARNs have no resource type: "bucket-?/..." still globs.
+  set.identity = {Identity(R"({"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b?/k"})")};
+  oracle.oracle_resource_type_prefix = true;
+  EXPECT_EQ(D(set, Req(kAlice, "s3:GetObject", "arn:aws:s3:::bb/k"), oracle), Decision::kAllowed);
+}
+
+TEST(EvaluatorTest, FourDigitDatesAndEscapesUnderTheOracle) {
+  PolicySet set;
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2024"}}})")};
+  Request request = Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k");
+  request.context.Set("aws:CurrentTime", ContextValue::Scalar("2023-06-01T00:00:00Z"));
+  Semantics oracle;
+  oracle.four_digit_date_is_year = false;  // "2024" is 2024 epoch seconds, in 1970
+  EXPECT_EQ(D(set, request), Decision::kImplicitlyDenied);
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"a${*}b"}}})")};
+  request.context.Set("s3:prefix", ContextValue::Scalar("a*b"));
+  oracle = Semantics();
+  oracle.variable_escapes_in_string_equals = false;
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
+  request.context.Set("s3:prefix", ContextValue::Scalar("a${*}b"));
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+}
+
+TEST(EvaluatorTest, EmptyVariableValuesUnderTheOracle) {
+  PolicySet set;
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringNotEquals":{"s3:prefix":"${aws:PrincipalTag/team}"}}})")};
+  Request request = Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k");
+  request.context.Set("aws:PrincipalTag/team", ContextValue::Scalar(""));
+  request.context.Set("s3:prefix", ContextValue::Scalar(""));
+  Semantics oracle;
+  oracle.unresolved_variable_matches_negated_operator = false;
+  oracle.empty_variable_value_substitutes = false;
+  // Docs: "" substitutes, so "" equals it. Oracle: the variable matches nothing, so the
+  // negated operator holds (and the variable is not unresolved).
+  EXPECT_EQ(D(set, request), Decision::kImplicitlyDenied);
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+  // A non-empty default takes over.
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"${aws:PrincipalTag/team, 'eng'}"}}})")};
+  request.context.Set("s3:prefix", ContextValue::Scalar("eng"));
+  EXPECT_EQ(D(set, request), Decision::kImplicitlyDenied);
+  EXPECT_EQ(D(set, request, oracle), Decision::kAllowed);
+}
+
+TEST(EvaluatorTest, NotIpAddressQuirksUnderTheOracle) {
+  Semantics oracle;
+  oracle.oracle_ip_quirks = true;
+  for (const char* value : {"2001:db8::1", "not-an-ip"}) {
+    PolicySet set;
+    set.identity = {Identity(
+        std::string(
+            R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":")") +
+        value + R"("}}})")};
+    Request request = Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k");
+    request.context.Set("aws:SourceIp", ContextValue::Scalar("192.0.2.1"));
+    EXPECT_EQ(D(set, request), Decision::kAllowed) << value;
+    EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied) << value;
+  }
+  PolicySet set;
+  set.identity = {Identity(
+      R"({"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}})")};
+  Request request = Req(kAlice, "s3:GetObject", "arn:aws:s3:::b/k");
+  request.context.Set("aws:SourceIp", ContextValue::Scalar("garbage"));
+  EXPECT_EQ(D(set, request), Decision::kAllowed);
+  EXPECT_EQ(D(set, request, oracle), Decision::kImplicitlyDenied);
 }
 
 TEST(EvaluatorTest, EmptySetDeniesImplicitly) {

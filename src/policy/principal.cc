@@ -166,7 +166,8 @@ Caller ParseCaller(const Request& request) {
   return caller;
 }
 
-PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller) {
+PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller,
+                              const Semantics& semantics) {
   if (block.wildcard) return PrincipalMatch::kDirect;
   PrincipalMatch best = PrincipalMatch::kNoMatch;
   auto raise = [&best](PrincipalMatch m) { best = std::max(best, m); };
@@ -177,8 +178,9 @@ PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller)
     if (p.account != caller.account) continue;
     switch (p.kind) {
       case AwsPrincipal::Kind::kAccount:
-        raise(caller.kind == Caller::Kind::kRoot ? PrincipalMatch::kDirect
-                                                 : PrincipalMatch::kAccountLevel);
+        raise(caller.kind == Caller::Kind::kRoot && semantics.account_principal_is_direct_for_root
+                  ? PrincipalMatch::kDirect
+                  : PrincipalMatch::kAccountLevel);
         break;
       case AwsPrincipal::Kind::kUser:
       case AwsPrincipal::Kind::kFederatedUser:
@@ -214,6 +216,15 @@ PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller)
 
 bool NotPrincipalExempts(const PrincipalBlock& block, const Caller& caller,
                          bool caller_has_boundary, const Semantics& semantics) {
+  if (semantics.not_principal_exempts_any_match) {
+    // The oracle: a caller with a permissions boundary is never exempt, whatever is listed
+    // (even "*"); otherwise any matching value exempts it.
+    if (caller_has_boundary && caller.kind != Caller::Kind::kAnonymous &&
+        caller.kind != Caller::Kind::kService) {
+      return false;
+    }
+    return MatchPrincipal(block, caller, semantics) != PrincipalMatch::kNoMatch;
+  }
   if (block.wildcard) return true;
   for (const std::string& value : block.aws) {
     if (value == "*") return true;
@@ -250,7 +261,6 @@ bool NotPrincipalExempts(const PrincipalBlock& block, const Caller& caller,
         break;
     }
   }
-  if (semantics.not_principal_account_exempts_all && account_listed) return true;
   // A role given as the caller (no session name) is its own "self" at the role level.
   if (caller.kind == Caller::Kind::kRoleSession && caller.session_name.empty()) {
     self_listed = role_listed;

@@ -50,13 +50,17 @@ CallerSummary SummarizeCaller(std::string_view principal);
 // Strength of a Principal match, weakest first (4.2/4.4).
 enum class PrincipalMatch { kNoMatch, kAccountLevel, kViaRoleOrUser, kDirect };
 
-// Best match of the caller against any value of a Principal block.
-PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller);
+// Best match of the caller against any value of a Principal block. A listed account matches
+// its root user at kDirect, or with !semantics.account_principal_is_direct_for_root at
+// kAccountLevel like every other principal of the account.
+PrincipalMatch MatchPrincipal(const PrincipalBlock& block, const Caller& caller,
+                              const Semantics& semantics);
 
 // NotPrincipal (only meaningful with Deny): true when the caller is exempt, i.e. the statement
 // does NOT apply to it. Docs: every level of the caller's chain must be listed (account and own
 // ARN; for a role session also the role), and a caller with a permissions boundary is never
-// exempt. With semantics.not_principal_account_exempts_all a listed account exempts all of it.
+// exempt. With semantics.not_principal_exempts_any_match the caller is exempt when any listed
+// value matches it as a Principal value would (MatchPrincipal), boundary or not.
 bool NotPrincipalExempts(const PrincipalBlock& block, const Caller& caller,
                          bool caller_has_boundary, const Semantics& semantics);
 

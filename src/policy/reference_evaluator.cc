@@ -133,7 +133,11 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     case BaseOperator::kStringEqualsIgnoreCase:
     case BaseOperator::kBool: {
       std::string value;
-      if (!Template::Parse(p, variables).ExpandToText(ctx, &value)) return std::nullopt;
+      if (!Template::Parse(p, variables)
+               .ExpandToText(ctx, &value, !sem.variable_escapes_in_string_equals,
+                             !sem.empty_variable_value_substitutes)) {
+        return std::nullopt;
+      }
       if (op == BaseOperator::kStringEquals) return x == value;
       if (op == BaseOperator::kStringEqualsIgnoreCase) return Lower(x) == Lower(value);
       auto a = ParseBool(x), b = ParseBool(value);
@@ -141,7 +145,10 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     }
     case BaseOperator::kStringLike: {
       Glob glob;
-      if (!Template::Parse(p, variables).ExpandToGlob(ctx, &glob)) return std::nullopt;
+      if (!Template::Parse(p, variables)
+               .ExpandToGlob(ctx, &glob, !sem.empty_variable_value_substitutes)) {
+        return std::nullopt;
+      }
       return glob.Matches(x);
     }
     case BaseOperator::kNumericEquals:
@@ -150,7 +157,7 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     case BaseOperator::kNumericGreaterThan:
     case BaseOperator::kNumericGreaterThanEquals: {
       auto a = ParseNumber(x), b = ParseNumber(p);
-      if (!a || !b) return false;
+      if (!a || !b) return negated_clause && sem.negated_operators_fail_on_unparsable_values;
       if (op == BaseOperator::kNumericEquals) return *a == *b;
       if (op == BaseOperator::kNumericLessThan) return *a < *b;
       if (op == BaseOperator::kNumericLessThanEquals) return *a <= *b;
@@ -162,9 +169,9 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     case BaseOperator::kDateLessThanEquals:
     case BaseOperator::kDateGreaterThan:
     case BaseOperator::kDateGreaterThanEquals: {
-      auto a = ParseDateMillis(x, sem.epoch_dates_in_milliseconds);
-      auto b = ParseDateMillis(p, sem.epoch_dates_in_milliseconds);
-      if (!a || !b) return false;
+      auto a = ParseDateMillis(x, sem.epoch_dates_in_milliseconds, sem.four_digit_date_is_year);
+      auto b = ParseDateMillis(p, sem.epoch_dates_in_milliseconds, sem.four_digit_date_is_year);
+      if (!a || !b) return negated_clause && sem.negated_operators_fail_on_unparsable_values;
       if (op == BaseOperator::kDateEquals) return *a == *b;
       if (op == BaseOperator::kDateLessThan) return *a < *b;
       if (op == BaseOperator::kDateLessThanEquals) return *a <= *b;
@@ -178,8 +185,12 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     case BaseOperator::kIpAddress: {
       auto network = ParseIpNetwork(p);
       auto address = ParseIpAddress(x);
-      if (!network || !address) return false;
+      // The oracle: NotIpAddress is false for a value that is not an address or network.
+      if (!network || !address) return negated_clause && sem.oracle_ip_quirks;
       if (sem.oracle_ip_quirks) {
+        if (negated_clause && network->address.v6 && !network->prefix_given && !address->v6) {
+          return true;  // NotIpAddress with a bare IPv6 value is false for an IPv4 caller
+        }
         if (network->address.v6 && !network->prefix_given) return x == p;
         if (!network->address.v6 && network->prefix == 0) {
           return !address->v6 && address->bytes == network->address.bytes;
@@ -192,13 +203,17 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
     }
     case BaseOperator::kArnEquals:
     case BaseOperator::kArnLike: {
+      // A value that is not an ARN matches no pattern; under the oracle's semantics it counts
+      // as a match for a negated operator, so the negation fails.
+      const bool not_arn_hit = negated_clause && sem.negated_operators_fail_on_unparsable_values;
       ArnFields value = SplitArn(x);
-      if (value.count != 6 || value.field[0] != "arn") return false;
+      if (value.count != 6 || value.field[0] != "arn") return not_arn_hit;
       ArnFields pattern = SplitArn(p, /*brace_aware=*/true);
-      if (pattern.count != 6) return false;
+      if (pattern.count != 6) return not_arn_hit;
       for (int i = 0; i < 6; ++i) {
         Glob glob;
-        if (!Template::Parse(pattern.field[i], variables).ExpandToGlob(ctx, &glob)) {
+        if (!Template::Parse(pattern.field[i], variables)
+                 .ExpandToGlob(ctx, &glob, !sem.empty_variable_value_substitutes)) {
           return std::nullopt;
         }
         if (!glob.Matches(value.field[i])) return false;
@@ -287,7 +302,7 @@ std::optional<PrincipalMatch> PrincipalApplies(const Statement& st, const Env& e
     }
     return PrincipalMatch::kDirect;
   }
-  PrincipalMatch m = MatchPrincipal(*st.principal, env.caller);
+  PrincipalMatch m = MatchPrincipal(*st.principal, env.caller, env.semantics);
   if (m == PrincipalMatch::kNoMatch) return std::nullopt;
   return m;
 }

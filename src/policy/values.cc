@@ -202,11 +202,12 @@ std::optional<long double> ParseNumber(std::string_view text) {
   return negative ? -value : value;
 }
 
-std::optional<std::int64_t> ParseDateMillis(std::string_view text, bool epoch_in_milliseconds) {
+std::optional<std::int64_t> ParseDateMillis(std::string_view text, bool epoch_in_milliseconds,
+                                            bool four_digits_are_a_year) {
   if (text.empty()) return std::nullopt;
   const bool signed_number = text[0] == '-' && AllDigits(text.substr(1));
   // NOTE(prim): exactly four digits is the W3C year form ("2030"), not 2030 epoch seconds.
-  if (signed_number || (AllDigits(text) && text.size() != 4)) {
+  if (signed_number || (AllDigits(text) && (text.size() != 4 || !four_digits_are_a_year))) {
     return ParseEpoch(text, epoch_in_milliseconds);
   }
   return ParseIsoDate(text);

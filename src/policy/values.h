@@ -18,10 +18,12 @@ std::optional<long double> ParseNumber(std::string_view text);
 
 // Dates: the W3C ISO 8601 profile (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mmTZD,
 // YYYY-MM-DDThh:mm:ssTZD, YYYY-MM-DDThh:mm:ss.sTZD with TZD = Z or +hh:mm/-hh:mm) or an
-// integer count of epoch seconds (milliseconds when `epoch_in_milliseconds`). Returns epoch
+// integer count of epoch seconds (milliseconds when `epoch_in_milliseconds`). Exactly four
+// digits are the year form when `four_digits_are_a_year`, else an epoch count. Returns epoch
 // milliseconds, UTC.
 std::optional<std::int64_t> ParseDateMillis(std::string_view text,
-                                            bool epoch_in_milliseconds = false);
+                                            bool epoch_in_milliseconds = false,
+                                            bool four_digits_are_a_year = true);
 
 // "true"/"false", ASCII case-insensitive.
 std::optional<bool> ParseBool(std::string_view text);

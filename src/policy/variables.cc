@@ -113,11 +113,25 @@ bool ParseReference(std::string_view text, std::size_t start, Reference* ref, st
 }
 
 // The single value a variable resolves to, or nullptr when it cannot be resolved.
-const std::string* Resolve(const Template::Part& part, const Context& context) {
+// Stands in for a variable that resolves but matches nothing: the byte 0xFF never occurs in
+// UTF-8 text, so no request value or ARN contains it.
+const std::string& MatchesNothing() {
+  static const std::string* const kText = new std::string("\xff");
+  return *kText;
+}
+
+// With `empty_is_missing` a key holding "" takes the variable's non-empty default, or else a
+// value that matches nothing (the oracle's way; the variable is still resolved).
+const std::string* Resolve(const Template::Part& part, const Context& context,
+                           bool empty_is_missing) {
   const ContextValue* value = context.Find(part.text);
   if (value == nullptr) return part.default_value ? &*part.default_value : nullptr;
   // Multivalued keys never substitute, whatever their default.
   if (value->is_list || value->values.size() != 1) return nullptr;
+  if (empty_is_missing && value->values.front().empty()) {
+    return part.default_value && !part.default_value->empty() ? &*part.default_value
+                                                              : &MatchesNothing();
+  }
   return &value->values.front();
 }
 
@@ -165,7 +179,7 @@ Template Template::Parse(std::string_view text, bool variables_enabled) {
   return result;
 }
 
-bool Template::ExpandToGlob(const Context& context, Glob* out) const {
+bool Template::ExpandToGlob(const Context& context, Glob* out, bool empty_is_missing) const {
   for (const Part& part : parts_) {
     switch (part.kind) {
       case Part::Kind::kText:
@@ -175,7 +189,7 @@ bool Template::ExpandToGlob(const Context& context, Glob* out) const {
         out->AppendLiteral(part.text);
         break;
       case Part::Kind::kVariable: {
-        const std::string* value = Resolve(part, context);
+        const std::string* value = Resolve(part, context, empty_is_missing);
         if (value == nullptr) return false;
         out->AppendLiteral(*value);
         break;
@@ -185,12 +199,15 @@ bool Template::ExpandToGlob(const Context& context, Glob* out) const {
   return true;
 }
 
-bool Template::ExpandToText(const Context& context, std::string* out) const {
+bool Template::ExpandToText(const Context& context, std::string* out, bool escapes_as_written,
+                            bool empty_is_missing) const {
   for (const Part& part : parts_) {
     if (part.kind == Part::Kind::kVariable) {
-      const std::string* value = Resolve(part, context);
+      const std::string* value = Resolve(part, context, empty_is_missing);
       if (value == nullptr) return false;
       out->append(*value);
+    } else if (part.kind == Part::Kind::kEscape && escapes_as_written) {
+      out->append("${").append(part.text).append("}");
     } else {
       out->append(part.text);
     }

@@ -32,10 +32,15 @@ class Template {
   // Appends the expansion to `out`: kText parts as patterns (wildcards active), variable values
   // and escapes as literal text. Returns false when a variable cannot be resolved: the key is
   // absent and there is no default, or the key holds a list (multivalued keys never substitute).
-  bool ExpandToGlob(const Context& context, Glob* out) const;
+  // With `empty_is_missing` (the oracle's way, Semantics::empty_variable_value_substitutes off)
+  // a key holding "" takes the variable's non-empty default, or else a value that no request
+  // text matches (still resolved: positive operators fail, negated ones hold).
+  bool ExpandToGlob(const Context& context, Glob* out, bool empty_is_missing = false) const;
   // Appends the expansion to `out` as plain text (for StringEquals-like comparisons, where
-  // '*' is literal anyway). Same resolution rule as ExpandToGlob.
-  bool ExpandToText(const Context& context, std::string* out) const;
+  // '*' is literal anyway). Same resolution rule as ExpandToGlob. With `escapes_as_written`
+  // the escapes stay as written ("${*}"), as the oracle compares them (Semantics).
+  bool ExpandToText(const Context& context, std::string* out, bool escapes_as_written = false,
+                    bool empty_is_missing = false) const;
 
   bool has_variables() const;  // any kVariable or kEscape part
   const std::vector<Part>& parts() const { return parts_; }

@@ -1,5 +1,6 @@
 #include "generator.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -783,16 +784,30 @@ std::string CaseGenerator::Statement(PolicyKind kind, bool v2012, int index) {
   // Resource.
   if (kind != PolicyKind::kTrust) {
     std::vector<std::string> resources;
+    const bool not_resource = c.Percent(10);
+    // The oracle reads short ARNs (fewer than six fields) its own way per policy kind (README.md):
+    // padded with "*" fields, as Semantics::oracle_short_arn_padding does, only in the Resource
+    // element of identity, boundary and session policies. Keep them out of its other cases.
+    const bool short_arns_ok = !options_.oracle_inputs ||
+                               ((kind == PolicyKind::kIdentity || kind == PolicyKind::kBoundary ||
+                                 kind == PolicyKind::kSession) &&
+                                !not_resource);
     if (kind == PolicyKind::kResource && profile_.focus_service == kKmsService && c.Percent(70)) {
       resources.push_back("*");  // a KMS key policy: "*" means this key
     } else {
       std::uint32_t n = 1 + c.Below(2);
-      for (std::uint32_t i = 0; i < n; ++i) resources.push_back(ResourcePattern(v2012));
+      for (std::uint32_t i = 0; i < n; ++i) {
+        std::string pattern = ResourcePattern(v2012);
+        while (!short_arns_ok && pattern != "*" &&
+               std::count(pattern.begin(), pattern.end(), ':') < 5) {
+          pattern = ResourcePattern(v2012);
+        }
+        resources.push_back(pattern);
+      }
     }
     if (!profile_.actions.empty() && profile_.resources.size() > resources_before) {
       profile_.pairs.emplace_back(profile_.actions.back(), profile_.resources.back());
     }
-    bool not_resource = c.Percent(10);
     out += not_resource ? ",\"NotResource\":" : ",\"Resource\":";
     out += ListOrSingle(c, resources);
   }
@@ -893,8 +908,10 @@ std::string CaseGenerator::PolicySetMembers() {
     }
     members.push_back(m + "]");
   }
-  if (c.Percent(22))
+  if (c.Percent(22)) {
     members.push_back("\"permissionBoundaries\":[" + NamedOrPlain(PolicyKind::kBoundary) + "]");
+    profile_.has_boundary = true;
+  }
   if (c.Percent(20)) {
     if (c.Percent(50)) {
       members.push_back("\"sessionPolicy\":" + NamedOrPlain(PolicyKind::kSession));
@@ -940,7 +957,7 @@ GeneratedRequest CaseGenerator::NextRequest() {
     pick -= s.weight;
   }
   if (options_.oracle_inputs) {
-    for (int attempt = 0; attempt < 20; ++attempt) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
       const std::string& who = caller->principal;
       // The oracle applies principal-side policies to service principals too; xrole, as
       // documented, gives service principals only the resource policy. Keep such inputs out.
@@ -949,8 +966,12 @@ GeneratedRequest CaseGenerator::NextRequest() {
       bool session_capable = who.find(":role/") != std::string::npos ||
                              who.find(":assumed-role/") != std::string::npos ||
                              who.find(":federated-user/") != std::string::npos;
+      // The root user cannot have a permissions boundary (they attach to users and roles);
+      // xrole ignores one given for root, the oracle applies it.
+      bool root = who.find(":root") != std::string::npos ||
+                  (who.size() == 12 && who.find_first_not_of("0123456789") == std::string::npos);
       if (!(anonymous && profile_.has_principal_side) &&
-          !(profile_.has_session && !session_capable)) {
+          !(profile_.has_session && !session_capable) && !(root && profile_.has_boundary)) {
         break;
       }
       caller = &Callers()[c.Below(static_cast<std::uint32_t>(Callers().size()))];
@@ -1015,6 +1036,28 @@ GeneratedRequest CaseGenerator::NextRequest() {
       r.resource = "*";
       r.action = "sts:" + c.Pick(svc.resourceless);
     }
+    if (options_.oracle_inputs && profile_.has_resource_policy &&
+        (service == kStsService || r.resource.empty() || r.resource == "*")) {
+      // A resource policy belongs to a resource: an action that takes none has none, and the
+      // only resource policy STS reads is a role's trust policy. The oracle reads any resource
+      // policy given with an sts:* request as a trust policy (explicit trust), xrole only for
+      // one on a role ARN. Ask such sets about a resource of another service instead.
+      int other = service;
+      while (other == kStsService) {
+        other = static_cast<int>(c.Below(static_cast<std::uint32_t>(Services().size())));
+      }
+      const ServiceInfo& with_resource = Services()[static_cast<std::size_t>(other)];
+      r.action = std::string(with_resource.prefix) + ":" + c.Pick(with_resource.actions);
+      std::vector<std::string> same_service;
+      for (const std::string& arn : profile_.resources) {
+        if (arn.compare(0, 9 + with_resource.prefix.size(),
+                        "arn:aws:" + std::string(with_resource.prefix) + ":") == 0) {
+          same_service.push_back(arn);
+        }
+      }
+      r.resource = !same_service.empty() && c.Percent(75) ? c.Pick(same_service)
+                                                          : c.Pick(with_resource.resources);
+    }
     if (c.Percent(4)) {  // a case variant of the requested action
       for (char& ch : r.action) {
         if (c.Percent(30)) ch = FlipCase(ch);
@@ -1034,6 +1077,11 @@ GeneratedRequest CaseGenerator::NextRequest() {
       c.Percent(70)) {
     const std::string other(caller->account == kAccountA ? kAccountB : kAccountA);
     r.resource.replace(r.resource.find(other), other.size(), caller->account);
+  }
+  if (options_.oracle_inputs && r.resource != "*") {
+    // The oracle reads a '*' in the requested ARN as a wildcard (it also answers questions
+    // about sets of resources); xrole reads it as the literal character of an S3 key.
+    std::replace(r.resource.begin(), r.resource.end(), '*', '-');
   }
   if (c.Percent(8)) r.resource_account = c.Percent(50) ? kAccountA : kAccountB;
 

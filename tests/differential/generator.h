@@ -59,7 +59,10 @@ struct GeneratorOptions {
   // Keep to inputs the external oracle (iam-simulate) accepts and evaluates like its core
   // engine: no list values for single-valued context keys, context values as JSON strings (it
   // reprints numbers), and callers that fit the set (no principal-side policies for anonymous
-  // callers, session policies only for roles, sessions and federated users).
+  // callers, session policies only for roles, sessions and federated users, no boundary for
+  // root). Also: resource policies only with non-STS requests on a resource, short ARNs only in
+  // the Resource element of identity/boundary/session policies, and no '*' inside requested ARNs
+  // (tests/differential/README.md gives the reasons).
   bool oracle_inputs = false;
   // Upper bound on statements per generated document.
   int max_statements = 4;
@@ -92,6 +95,7 @@ struct SetProfile {
   bool has_resource_policy = false;
   bool has_principal_side = false;  // identity, boundary, session or SCPs present
   bool has_session = false;
+  bool has_boundary = false;  // permissionBoundaries present
   // Concrete actions and ARNs the set's patterns were made from; requests reuse them often so
   // that statements match.
   std::vector<std::string> actions;

@@ -28,7 +28,10 @@
 //   resourcePolicy        -> the resource policy (the trust policy for sts:AssumeRole*)
 //   scps / rcps           -> one control-policy level per LEVEL, root first, exactly as
 //                            given (no RCPFullAWSAccess is added: a case states every level)
-//   request.principal     -> the principal; "", "*" and "anonymous" -> an anonymous caller
+//   request.principal     -> the principal; "", "*" and "anonymous" -> an anonymous caller;
+//                            a bare 12-digit account id -> arn:aws:iam::<id>:root (that
+//                            account's root user, as in xrole's eval contract, docs/cli.md;
+//                            the library would take the bare id for an unknown principal)
 //   request.resource      -> the resource; "" or "*" -> "*" for an action that takes no
 //                            resource (so only a literal "*" policy resource matches it)
 //   resource account      -> request.resourceAccount, else the resource ARN's account, else
@@ -298,8 +301,11 @@ function decide(evalCase) {
     accountId = kAccountId.test(principalText) ? principalText : arnAccount(principalText);
   }
 
+  const principal = kAccountId.test(principalText)
+    ? `arn:aws:iam::${principalText}:root`
+    : principalText;
   const awsRequest = new AwsRequestImpl(
-    anonymous ? { type: 'Anonymous' } : principalText,
+    anonymous ? { type: 'Anonymous' } : principal,
     { resource, accountId },
     action,
     new RequestContextImpl(contextValues(request.context)),
