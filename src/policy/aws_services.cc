@@ -2,25 +2,9 @@
 
 #include <array>
 
+#include "common/strings.h"
+
 namespace xrole::policy {
-namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (x != b[i]) return false;
-  }
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
-  return s.size() >= lower_prefix.size() &&
-         EqualsIgnoreCase(s.substr(0, lower_prefix.size()), lower_prefix);
-}
-
-}  // namespace
 
 bool RcpSupportsService(std::string_view service) {
   // AWS Organizations user guide, "Resource control policies (RCPs)": supported services.

@@ -3,37 +3,11 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "common/strings.h"
 #include "policy/arn.h"
 
 namespace xrole::policy {
 namespace {
-
-char AsciiLowerChar(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = AsciiLowerChar(c);
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLowerChar(a[i]) != AsciiLowerChar(b[i])) return false;
-  }
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && EqualsIgnoreCase(text.substr(0, prefix.size()), prefix);
-}
-
-bool EndsWithIgnoreCase(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() &&
-         EqualsIgnoreCase(text.substr(text.size() - suffix.size()), suffix);
-}
 
 const Context& EmptyContext() {
   static const Context* const kEmpty = new Context();
@@ -46,41 +20,6 @@ bool HasVariableReference(const Template& value) {
   }
   return false;
 }
-
-struct OperatorEntry {
-  std::string_view name;
-  BaseOperator op;
-};
-
-constexpr OperatorEntry kOperators[] = {
-    {"StringEquals", BaseOperator::kStringEquals},
-    {"StringNotEquals", BaseOperator::kStringNotEquals},
-    {"StringEqualsIgnoreCase", BaseOperator::kStringEqualsIgnoreCase},
-    {"StringNotEqualsIgnoreCase", BaseOperator::kStringNotEqualsIgnoreCase},
-    {"StringLike", BaseOperator::kStringLike},
-    {"StringNotLike", BaseOperator::kStringNotLike},
-    {"NumericEquals", BaseOperator::kNumericEquals},
-    {"NumericNotEquals", BaseOperator::kNumericNotEquals},
-    {"NumericLessThan", BaseOperator::kNumericLessThan},
-    {"NumericLessThanEquals", BaseOperator::kNumericLessThanEquals},
-    {"NumericGreaterThan", BaseOperator::kNumericGreaterThan},
-    {"NumericGreaterThanEquals", BaseOperator::kNumericGreaterThanEquals},
-    {"DateEquals", BaseOperator::kDateEquals},
-    {"DateNotEquals", BaseOperator::kDateNotEquals},
-    {"DateLessThan", BaseOperator::kDateLessThan},
-    {"DateLessThanEquals", BaseOperator::kDateLessThanEquals},
-    {"DateGreaterThan", BaseOperator::kDateGreaterThan},
-    {"DateGreaterThanEquals", BaseOperator::kDateGreaterThanEquals},
-    {"Bool", BaseOperator::kBool},
-    {"BinaryEquals", BaseOperator::kBinaryEquals},
-    {"IpAddress", BaseOperator::kIpAddress},
-    {"NotIpAddress", BaseOperator::kNotIpAddress},
-    {"ArnEquals", BaseOperator::kArnEquals},
-    {"ArnLike", BaseOperator::kArnLike},
-    {"ArnNotEquals", BaseOperator::kArnNotEquals},
-    {"ArnNotLike", BaseOperator::kArnNotLike},
-    {"Null", BaseOperator::kNull},
-};
 
 // Numeric and date comparisons share their shape: x <op> p.
 template <typename T>
@@ -149,55 +88,6 @@ std::string DescribeContextValue(const ContextValue* value) {
 }
 
 }  // namespace
-
-std::optional<OperatorSpec> ParseConditionOperator(std::string_view name) {
-  OperatorSpec spec;
-  constexpr std::string_view kForAll = "ForAllValues:";
-  constexpr std::string_view kForAny = "ForAnyValue:";
-  constexpr std::string_view kIfExists = "IfExists";
-  if (StartsWithIgnoreCase(name, kForAll)) {
-    spec.set = SetQualifier::kForAllValues;
-    name.remove_prefix(kForAll.size());
-  } else if (StartsWithIgnoreCase(name, kForAny)) {
-    spec.set = SetQualifier::kForAnyValue;
-    name.remove_prefix(kForAny.size());
-  }
-  if (EndsWithIgnoreCase(name, kIfExists)) {
-    spec.if_exists = true;
-    name.remove_suffix(kIfExists.size());
-  }
-  for (const OperatorEntry& entry : kOperators) {
-    if (EqualsIgnoreCase(entry.name, name)) {
-      spec.op = entry.op;
-      if (spec.op == BaseOperator::kNull && spec.if_exists) return std::nullopt;
-      return spec;
-    }
-  }
-  return std::nullopt;
-}
-
-std::string_view BaseOperatorName(BaseOperator op) {
-  for (const OperatorEntry& entry : kOperators) {
-    if (entry.op == op) return entry.name;
-  }
-  return "StringEquals";
-}
-
-bool IsNegatedOperator(BaseOperator op) {
-  switch (op) {
-    case BaseOperator::kStringNotEquals:
-    case BaseOperator::kStringNotEqualsIgnoreCase:
-    case BaseOperator::kStringNotLike:
-    case BaseOperator::kNumericNotEquals:
-    case BaseOperator::kDateNotEquals:
-    case BaseOperator::kNotIpAddress:
-    case BaseOperator::kArnNotEquals:
-    case BaseOperator::kArnNotLike:
-      return true;
-    default:
-      return false;
-  }
-}
 
 OperandFamily FamilyOf(BaseOperator op) {
   switch (op) {

@@ -16,28 +16,12 @@
 
 #include "policy/document.h"
 #include "policy/glob.h"
+#include "policy/operators.h"
 #include "policy/values.h"
 #include "policy/variables.h"
 #include "xrole/policy.h"
 
 namespace xrole::policy {
-
-// A condition operator name split into its parts.
-struct OperatorSpec {
-  BaseOperator op = BaseOperator::kStringEquals;
-  SetQualifier set = SetQualifier::kNone;
-  bool if_exists = false;
-};
-
-// Parses `[ForAllValues:|ForAnyValue:]<BaseOperator>[IfExists]`, ASCII case-insensitively.
-// nullopt for unknown operators and for `NullIfExists`.
-std::optional<OperatorSpec> ParseConditionOperator(std::string_view name);
-
-// The canonical spelling of a base operator ("StringEquals").
-std::string_view BaseOperatorName(BaseOperator op);
-
-// True for the operators whose values are NORed (StringNotEquals, NotIpAddress, ...).
-bool IsNegatedOperator(BaseOperator op);
 
 // The value family an operator compares in.
 enum class OperandFamily { kString, kNumeric, kDate, kBool, kBinary, kIp, kArn, kNull };

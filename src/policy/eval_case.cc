@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/strings.h"
 #include "policy/parser.h"
 
 namespace xrole::policy {
@@ -18,16 +19,6 @@ Error WrongType(const std::string& path, const Value& v, std::string_view expect
   return CaseError(
       "expected " + std::string(expected) + ", found " + std::string(json::KindName(v.kind())),
       path, v);
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
 }
 
 // POLICY: a document, or {"name": "...", "policy": DOCUMENT}.

@@ -1,3 +1,4 @@
+#include "common/strings.h"
 #include "xrole/policy.h"
 
 namespace xrole::policy {
@@ -84,11 +85,7 @@ Semantics Semantics::OracleCompatible() {
 }
 
 void Context::Set(std::string_view key, ContextValue value) {
-  std::string lower(key);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  values_.insert_or_assign(std::move(lower), std::move(value));
+  values_.insert_or_assign(AsciiLower(key), std::move(value));
 }
 
 const ContextValue* Context::Find(std::string_view key_lower) const {

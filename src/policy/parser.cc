@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/document.h"
+#include "policy/operators.h"
 #include "xrole/policy.h"
 
 namespace xrole::policy {
@@ -23,41 +24,6 @@ constexpr std::size_t kMaxStatements = 1000;
 constexpr std::size_t kMaxValuesPerElement = 10000;
 // Organizations policies (SCP, RCP): all characters count.
 constexpr std::size_t kOrganizationsPolicyMaxSize = 5120;
-
-struct OperatorName {
-  std::string_view name;
-  BaseOperator op;
-};
-
-constexpr std::array<OperatorName, 27> kOperators = {{
-    {"StringEquals", BaseOperator::kStringEquals},
-    {"StringNotEquals", BaseOperator::kStringNotEquals},
-    {"StringEqualsIgnoreCase", BaseOperator::kStringEqualsIgnoreCase},
-    {"StringNotEqualsIgnoreCase", BaseOperator::kStringNotEqualsIgnoreCase},
-    {"StringLike", BaseOperator::kStringLike},
-    {"StringNotLike", BaseOperator::kStringNotLike},
-    {"NumericEquals", BaseOperator::kNumericEquals},
-    {"NumericNotEquals", BaseOperator::kNumericNotEquals},
-    {"NumericLessThan", BaseOperator::kNumericLessThan},
-    {"NumericLessThanEquals", BaseOperator::kNumericLessThanEquals},
-    {"NumericGreaterThan", BaseOperator::kNumericGreaterThan},
-    {"NumericGreaterThanEquals", BaseOperator::kNumericGreaterThanEquals},
-    {"DateEquals", BaseOperator::kDateEquals},
-    {"DateNotEquals", BaseOperator::kDateNotEquals},
-    {"DateLessThan", BaseOperator::kDateLessThan},
-    {"DateLessThanEquals", BaseOperator::kDateLessThanEquals},
-    {"DateGreaterThan", BaseOperator::kDateGreaterThan},
-    {"DateGreaterThanEquals", BaseOperator::kDateGreaterThanEquals},
-    {"Bool", BaseOperator::kBool},
-    {"BinaryEquals", BaseOperator::kBinaryEquals},
-    {"IpAddress", BaseOperator::kIpAddress},
-    {"NotIpAddress", BaseOperator::kNotIpAddress},
-    {"ArnEquals", BaseOperator::kArnEquals},
-    {"ArnLike", BaseOperator::kArnLike},
-    {"ArnNotEquals", BaseOperator::kArnNotEquals},
-    {"ArnNotLike", BaseOperator::kArnNotLike},
-    {"Null", BaseOperator::kNull},
-}};
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
@@ -427,52 +393,26 @@ Status Parser::ParsePrincipal(const json::Value& value, std::string_view element
 Status Parser::ParseOperator(std::string_view name, const std::string& path,
                              SourceLocation location, bool* known, ConditionClause* clause) const {
   *known = false;
-  std::string_view rest = name;
-  SetQualifier set = SetQualifier::kNone;
-  std::string canonical;
-  constexpr std::string_view kForAll = "ForAllValues:";
-  constexpr std::string_view kForAny = "ForAnyValue:";
-  if (rest.size() >= kForAll.size() && EqualsIgnoreCase(rest.substr(0, kForAll.size()), kForAll)) {
-    set = SetQualifier::kForAllValues;
-    canonical += kForAll;
-    rest.remove_prefix(kForAll.size());
-  } else if (rest.size() >= kForAny.size() &&
-             EqualsIgnoreCase(rest.substr(0, kForAny.size()), kForAny)) {
-    set = SetQualifier::kForAnyValue;
-    canonical += kForAny;
-    rest.remove_prefix(kForAny.size());
-  }
-  bool if_exists = false;
-  constexpr std::string_view kIfExists = "IfExists";
-  const OperatorName* base = nullptr;
-  auto find_base = [](std::string_view s) -> const OperatorName* {
-    for (const OperatorName& op : kOperators) {
-      if (EqualsIgnoreCase(op.name, s)) return &op;
-    }
-    return nullptr;
-  };
-  base = find_base(rest);
-  if (base == nullptr && rest.size() > kIfExists.size() &&
-      EqualsIgnoreCase(rest.substr(rest.size() - kIfExists.size()), kIfExists)) {
-    base = find_base(rest.substr(0, rest.size() - kIfExists.size()));
-    if_exists = base != nullptr;
-  }
-  if (base == nullptr) return OkStatus();  // unknown; the caller decides
+  std::optional<OperatorSpec> spec = SplitOperatorName(name);
+  if (!spec) return OkStatus();  // unknown; the caller decides
   *known = true;
-  canonical += base->name;
-  if (if_exists) canonical += kIfExists;
+  std::string canonical;
+  if (spec->set == SetQualifier::kForAllValues) canonical += "ForAllValues:";
+  if (spec->set == SetQualifier::kForAnyValue) canonical += "ForAnyValue:";
+  canonical += BaseOperatorName(spec->op);
+  if (spec->if_exists) canonical += "IfExists";
   if (canonical != name) {
     return Fail("condition operator " + Quote(name) + " must be written " + Quote(canonical) +
                     " (operator names are case-sensitive)",
                 path, location);
   }
-  if (if_exists && base->op == BaseOperator::kNull) {
+  if (spec->if_exists && spec->op == BaseOperator::kNull) {
     return Fail("`IfExists` cannot be used with the `Null` condition operator", path, location);
   }
   clause->operator_name = std::string(name);
-  clause->op = base->op;
-  clause->set = set;
-  clause->if_exists = if_exists;
+  clause->op = spec->op;
+  clause->set = spec->set;
+  clause->if_exists = spec->if_exists;
   return OkStatus();
 }
 

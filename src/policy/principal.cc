@@ -2,21 +2,11 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
 #include "policy/arn.h"
 
 namespace xrole::policy {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool IsAccountId(std::string_view s) {
   return s.size() == 12 &&

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "common/strings.h"
 #include "policy/arn.h"
 #include "policy/aws_services.h"
 #include "policy/document.h"
 #include "policy/glob.h"
+#include "policy/operators.h"
 #include "policy/principal.h"
 #include "policy/values.h"
 #include "policy/variables.h"
@@ -19,53 +21,6 @@
 
 namespace xrole::policy {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool IsNegated(BaseOperator op) {
-  switch (op) {
-    case BaseOperator::kStringNotEquals:
-    case BaseOperator::kStringNotEqualsIgnoreCase:
-    case BaseOperator::kStringNotLike:
-    case BaseOperator::kNumericNotEquals:
-    case BaseOperator::kDateNotEquals:
-    case BaseOperator::kNotIpAddress:
-    case BaseOperator::kArnNotEquals:
-    case BaseOperator::kArnNotLike:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The positive operator a negated one negates.
-BaseOperator PositiveOf(BaseOperator op) {
-  switch (op) {
-    case BaseOperator::kStringNotEquals:
-      return BaseOperator::kStringEquals;
-    case BaseOperator::kStringNotEqualsIgnoreCase:
-      return BaseOperator::kStringEqualsIgnoreCase;
-    case BaseOperator::kStringNotLike:
-      return BaseOperator::kStringLike;
-    case BaseOperator::kNumericNotEquals:
-      return BaseOperator::kNumericEquals;
-    case BaseOperator::kDateNotEquals:
-      return BaseOperator::kDateEquals;
-    case BaseOperator::kNotIpAddress:
-      return BaseOperator::kIpAddress;
-    case BaseOperator::kArnNotEquals:
-    case BaseOperator::kArnNotLike:
-      return BaseOperator::kArnLike;
-    default:
-      return op;
-  }
-}
 
 // Everything one evaluation needs to know besides the statement at hand.
 struct Env {
@@ -88,7 +43,7 @@ bool ActionPatternMatches(std::string_view pattern, std::string_view action) {
   auto pc = pattern.find(':');
   auto ac = action.find(':');
   if (pc == std::string_view::npos || ac == std::string_view::npos) return false;
-  if (Lower(pattern.substr(0, pc)) != Lower(action.substr(0, ac))) return false;
+  if (AsciiLower(pattern.substr(0, pc)) != AsciiLower(action.substr(0, ac))) return false;
   std::string_view name = pattern.substr(pc + 1);
   if (name.empty() || name.find_first_of(" \t\r\n") != std::string_view::npos) return false;
   return GlobMatch(name, action.substr(ac + 1), /*ignore_case=*/true);
@@ -139,7 +94,7 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
         return std::nullopt;
       }
       if (op == BaseOperator::kStringEquals) return x == value;
-      if (op == BaseOperator::kStringEqualsIgnoreCase) return Lower(x) == Lower(value);
+      if (op == BaseOperator::kStringEqualsIgnoreCase) return AsciiLower(x) == AsciiLower(value);
       auto a = ParseBool(x), b = ParseBool(value);
       return a && b && *a == *b;
     }
@@ -227,8 +182,8 @@ std::optional<bool> PositiveCompare(BaseOperator op, bool negated_clause, std::s
 
 // m(x): OR over the policy values for a positive operator, NOR for a negated one.
 bool ValueSatisfies(const ConditionClause& c, std::string_view x, bool variables, const Env& env) {
-  bool negated = IsNegated(c.op);
-  BaseOperator positive = PositiveOf(c.op);
+  bool negated = IsNegatedOperator(c.op);
+  BaseOperator positive = PositiveOperatorOf(c.op);
   bool any_positive = false;
   for (const std::string& p : c.values) {
     std::optional<bool> hit = PositiveCompare(positive, negated, x, p, variables, env);
@@ -271,7 +226,7 @@ bool ClauseHolds(const ConditionClause& c, bool variables, const Env& env) {
     return std::any_of(v->values.begin(), v->values.end(),
                        [&](const std::string& x) { return ValueSatisfies(c, x, variables, env); });
   }
-  if (v == nullptr) return c.if_exists || IsNegated(c.op);
+  if (v == nullptr) return c.if_exists || IsNegatedOperator(c.op);
   if (v->is_list) return false;  // 3.7: a list never satisfies an operator without a qualifier
   if (v->values.size() != 1) return false;
   return ValueSatisfies(c, v->values[0], variables, env);
@@ -357,7 +312,7 @@ EvaluationResult EvaluateReference(const PolicySet& set, const Request& request,
                                    const Semantics& semantics, bool explain) {
   Env env{request, semantics, ParseCaller(request), "", false, false};
   auto colon = request.action.find(':');
-  env.action_service = Lower(request.action.substr(0, colon == std::string::npos ? 0 : colon));
+  env.action_service = AsciiLower(request.action.substr(0, colon == std::string::npos ? 0 : colon));
   env.resourceless = request.resource.empty() || request.resource == "*";
   const bool principal_side =
       env.caller.kind != Caller::Kind::kAnonymous && env.caller.kind != Caller::Kind::kService;
