@@ -9,40 +9,14 @@
 #include <system_error>
 #include <utility>
 
+#include "common/strings.h"
+#include "policy/glob.h"
+
 namespace xrole::policy {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// Linear-time glob (`*`, `?`) over already lower-cased text.
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 AccessLevel ParseAccessLevel(std::string_view s) {
   if (s == "List") return AccessLevel::kList;

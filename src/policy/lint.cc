@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/strings.h"
 #include "policy/document.h"
+#include "policy/glob.h"
 #include "policy/parser.h"
 #include "policy/values.h"
 #include "policy/variables.h"
@@ -90,37 +92,9 @@ constexpr std::array<std::string_view, 34> kSingleValuedGlobalKeys = {
 constexpr std::array<std::string_view, 3> kSingleValuedGlobalKeyPrefixes = {
     "aws:principaltag/", "aws:requesttag/", "aws:resourcetag/"};
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string Quote(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("*?") != std::string_view::npos; }
-
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 // Does the action pattern (as written) cover `action` ("iam:PassRole")?
 bool ActionPatternCovers(std::string_view pattern, std::string_view action) {
