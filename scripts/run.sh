@@ -8,9 +8,12 @@ scripts/build.sh build -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
 
 echo
 echo "== xrole lint: the example role policies, trust policy and organisation guardrail"
-./build/src/xrole lint examples/policies/{incident-responder,staging-deployer,data-enrichment,remediation}.json
-./build/src/xrole lint examples/policies/production-deployer-trust.json
-./build/src/xrole lint --kind scp examples/policies/guardrail-no-evidence-destruction.json
+lint() { ./build/src/xrole lint "$@" && echo "ok (exit 0, no errors): ${*: -1}"; }
+for role in incident-responder staging-deployer data-enrichment remediation; do
+  lint examples/policies/$role.json
+done
+lint examples/policies/production-deployer-trust.json
+lint --kind scp examples/policies/guardrail-no-evidence-destruction.json
 echo
 echo "== xrole eval examples/cases.jsonl"
 ./build/src/xrole eval examples/cases.jsonl
