@@ -103,6 +103,20 @@ ResourcePattern ResourcePattern::Compile(std::string_view text, bool variables_e
   return p;
 }
 
+const std::array<Glob, kArnFields>* ResourcePattern::FieldGlobs(
+    const Context& context, const Semantics& semantics,
+    std::array<Glob, kArnFields>* scratch) const {
+  if (!has_variables_) return &globs_;
+  for (int i = 0; i < field_count_; ++i) {
+    const auto index = static_cast<std::size_t>(i);
+    if (!fields_[index].ExpandToGlob(context, &(*scratch)[index],
+                                     !semantics.empty_variable_value_substitutes)) {
+      return nullptr;
+    }
+  }
+  return scratch;
+}
+
 ResourcePattern::Outcome ResourcePattern::Match(std::string_view resource, const Context& context,
                                                 const Semantics& semantics) const {
   if (match_all_) return Outcome::kMatch;
@@ -122,16 +136,8 @@ ResourcePattern::Outcome ResourcePattern::Match(std::string_view resource, const
     }
   }
   std::array<Glob, kArnFields> expanded;
-  const std::array<Glob, kArnFields>* globs = &globs_;
-  if (has_variables_) {
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!fields_[i].ExpandToGlob(context, &expanded[i],
-                                   !semantics.empty_variable_value_substitutes)) {
-        return Outcome::kUnresolved;
-      }
-    }
-    globs = &expanded;
-  }
+  const std::array<Glob, kArnFields>* globs = FieldGlobs(context, semantics, &expanded);
+  if (globs == nullptr) return Outcome::kUnresolved;
   if (SplitArn(resource).count != kArnFields) return Outcome::kNoMatch;
 
   std::array<const Glob*, kArnFields> fields{};
@@ -157,16 +163,8 @@ ResourcePattern::Outcome ResourcePattern::MatchResourceless(std::string_view act
   if (field_count_ == 0) return Outcome::kNoMatch;
   const std::size_t count = static_cast<std::size_t>(field_count_);
   std::array<Glob, kArnFields> expanded;
-  const std::array<Glob, kArnFields>* globs = &globs_;
-  if (has_variables_) {
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!fields_[i].ExpandToGlob(context, &expanded[i],
-                                   !semantics.empty_variable_value_substitutes)) {
-        return Outcome::kUnresolved;
-      }
-    }
-    globs = &expanded;
-  }
+  const std::array<Glob, kArnFields>* globs = FieldGlobs(context, semantics, &expanded);
+  if (globs == nullptr) return Outcome::kUnresolved;
   const auto& g = *globs;
   if (count < static_cast<std::size_t>(kArnFields) && !semantics.oracle_short_arn_padding &&
       !g[count - 1].ends_with_star()) {

@@ -67,6 +67,11 @@ class ResourcePattern {
   const std::string& text() const { return text_; }
 
  private:
+  // The field globs to match with: the precompiled ones, or for a pattern with variables their
+  // expansion into `scratch`. nullptr when a variable cannot be resolved.
+  const std::array<Glob, 6>* FieldGlobs(const Context& context, const Semantics& semantics,
+                                        std::array<Glob, 6>* scratch) const;
+
   std::string text_;
   bool match_all_ = false;
   int field_count_ = 0;

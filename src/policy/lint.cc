@@ -11,6 +11,7 @@
 
 #include "common/json.h"
 #include "common/strings.h"
+#include "policy/conditions.h"
 #include "policy/document.h"
 #include "policy/glob.h"
 #include "policy/parser.h"
@@ -101,31 +102,11 @@ bool ActionPatternCovers(std::string_view pattern, std::string_view action) {
   return GlobMatch(AsciiLower(pattern), AsciiLower(action));
 }
 
-bool IsStringOperator(BaseOperator op) {
-  switch (op) {
-    case BaseOperator::kStringEquals:
-    case BaseOperator::kStringNotEquals:
-    case BaseOperator::kStringEqualsIgnoreCase:
-    case BaseOperator::kStringNotEqualsIgnoreCase:
-    case BaseOperator::kStringLike:
-    case BaseOperator::kStringNotLike:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsNumericOperator(BaseOperator op) {
-  return op >= BaseOperator::kNumericEquals && op <= BaseOperator::kNumericGreaterThanEquals;
-}
-
-bool IsDateOperator(BaseOperator op) {
-  return op >= BaseOperator::kDateEquals && op <= BaseOperator::kDateGreaterThanEquals;
-}
-
-bool IsArnOperator(BaseOperator op) {
-  return op >= BaseOperator::kArnEquals && op <= BaseOperator::kArnNotLike;
-}
+// Operator families come from the one operator table (operators.h / conditions.h).
+bool IsStringOperator(BaseOperator op) { return FamilyOf(op) == OperandFamily::kString; }
+bool IsNumericOperator(BaseOperator op) { return FamilyOf(op) == OperandFamily::kNumeric; }
+bool IsDateOperator(BaseOperator op) { return FamilyOf(op) == OperandFamily::kDate; }
+bool IsArnOperator(BaseOperator op) { return FamilyOf(op) == OperandFamily::kArn; }
 
 // One element value with where it was written.
 struct Located {
