@@ -24,6 +24,19 @@ int RunEval(const EvalOptions& options);
 int RunLint(const std::vector<std::string>& files, const std::string& format,
             const std::string& kind);
 
+struct ServeOptions {
+  std::string data_dir = "xrole-data";
+  std::string listen = "127.0.0.1:8600";
+  std::string store;              // "" = sqlite:<data_dir>/xrole.db
+  std::vector<std::string> load;  // roles-as-code files applied at start
+  int io_threads = 2;
+  int workers = 16;
+  long long min_session_seconds = 60;
+};
+
+// `xrole serve`: runs the broker and its HTTP API until SIGINT/SIGTERM.
+int RunServe(const ServeOptions& options);
+
 }  // namespace xrole::cli
 
 #endif  // XROLE_CLI_COMMANDS_COMMANDS_H_

@@ -1,0 +1,169 @@
+// audit.h: the append-only, hash-chained audit log. Every state change and every decision is
+// appended before the caller is answered. Records are chained: hash(n) = SHA-256(hash(n-1) ||
+// canonical(n)), hash(0) = 64 zeros. Every `checkpoint_every_records` records, or
+// `checkpoint_every_ms` after the last one, a checkpoint signed by the server's Ed25519 key
+// pins (seq, hash). Verify() detects any edit, deletion, insertion, reordering, and truncation
+// back past a checkpoint.
+//
+// AuditLog is a group-committing writer: Append() queues state mutations plus one event; one
+// writer thread commits all queued entries in one store transaction, assigning seq and hash in
+// queue order, then calls each entry's completion with its seq. A failed commit fails every
+// entry in it and puts the log in a failed state where every later Append fails too (the
+// broker then fails closed).
+#ifndef XROLE_AUDIT_AUDIT_H_
+#define XROLE_AUDIT_AUDIT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/crypto.h"
+#include "store/store.h"
+#include "xrole/status.h"
+
+namespace xrole::audit {
+
+// Who acted: the human on whose behalf, the agent, the parent session and the session.
+// Empty strings mean "not involved". `principal` is the authenticated caller of the API
+// ("admin", "agent:NAME", "human:NAME", "session:ID", "anonymous").
+struct ActorChain {
+  std::string principal;
+  std::string human;
+  std::string agent;
+  std::string parent_session;
+  std::string session;
+};
+
+struct Event {
+  std::string type;  // "run.start", "session.assume", "authorize", "token.rejected", ...
+  ActorChain actor;
+  std::string run;
+  std::string role;
+  std::string policy_hash;  // hash of the policy version that applied, if any
+  std::string outcome;      // "ok", "Allowed", "ExplicitlyDenied", "denied", "error", ...
+  // Further fields as a JSON object text ("{}" or empty for none). Never secrets.
+  std::string details_json;
+};
+
+// The canonical body of an event: a JSON object with sorted keys and no insignificant
+// whitespace, every string escaped the same way. Empty fields are omitted.
+std::string CanonicalBody(const Event& event);
+
+// The bytes hashed for a record: canonical JSON of {seq, time, type, body}.
+std::string CanonicalRecord(std::int64_t seq, std::int64_t time_ms, std::string_view type,
+                            std::string_view body);
+std::string ChainHash(std::string_view prev_hash_hex, std::string_view canonical_record);
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// What a checkpoint signature covers.
+std::string CheckpointMessage(std::int64_t seq, std::string_view hash, std::int64_t time_ms);
+
+// Public keys by key id (raw 32-byte Ed25519), for checkpoint verification.
+using PublicKeys = std::map<std::string, std::string>;
+
+struct Problem {
+  std::int64_t seq = 0;  // the record (or checkpoint) where it was found
+  std::string kind;      // "edited", "gap", "reordered", "inserted", "bad-link", "truncated",
+                         // "bad-signature", "unknown-key", "checkpoint-mismatch"
+  std::string message;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  std::int64_t records = 0;
+  std::int64_t last_seq = 0;
+  std::string last_hash;
+  std::int64_t checkpoints = 0;
+  std::int64_t last_checkpoint_seq = 0;
+  std::vector<Problem> problems;
+};
+
+// Checks the whole chain and every checkpoint. Pure: no I/O.
+VerifyReport Verify(const std::vector<store::AuditRow>& rows,
+                    const std::vector<store::CheckpointRow>& checkpoints, const PublicKeys& keys);
+
+// One audit record as exported (JSON Lines): {seq, time, type, event, prevHash, hash}.
+std::string ExportLine(const store::AuditRow& row);
+
+struct AuditLogOptions {
+  std::int64_t checkpoint_every_records = 1000;
+  std::int64_t checkpoint_every_ms = 5000;
+  std::size_t max_batch = 4096;  // entries per transaction
+};
+
+class AuditLog {
+ public:
+  using Done = std::function<void(Result<std::int64_t> seq)>;
+  using Clock = std::function<std::int64_t()>;  // epoch ms
+
+  // `signer` and `key_id` sign checkpoints; the caller keeps `store` alive.
+  AuditLog(store::Store& store, const crypto::Ed25519PrivateKey* signer, std::string key_id,
+           AuditLogOptions options = {});
+  ~AuditLog();  // Stop()
+
+  // Reads the chain head and starts the writer thread. Refuses a chain whose last record does
+  // not match its own hash or that ends before the last checkpoint.
+  Status Open();
+  // Commits what is queued, writes a final checkpoint, stops the writer.
+  void Stop();
+
+  // Queues `mutations` and `event`; `done` runs on the writer thread after the commit, so it
+  // must not wait for the log itself. If the log is not open (or is stopping), `done` runs at
+  // once with kUnavailable.
+  void Append(std::vector<store::Mutation> mutations, Event event, Done done);
+  // Append and wait. Not from a `done` callback.
+  Result<std::int64_t> AppendAndWait(std::vector<store::Mutation> mutations, Event event);
+
+  // Switches the checkpoint signing key (key rotation); takes effect for the next checkpoint.
+  // Once it returns the previous key is no longer used. A null signer writes no checkpoints.
+  void SetSigner(const crypto::Ed25519PrivateKey* signer, std::string key_id);
+
+  bool failed() const;
+  std::int64_t last_seq() const;
+
+ private:
+  struct Entry {
+    std::vector<store::Mutation> mutations;
+    Event event;
+    Done done;
+    std::string body;  // CanonicalBody(event), computed by the appending thread
+  };
+  void WriterLoop();
+  // Commits `entries` (possibly none) and a checkpoint if one is due (`final`: if anything is
+  // not yet pinned), then runs their callbacks. Writer thread only.
+  void CommitEntries(std::vector<Entry> entries, bool final);
+  bool CheckpointPending() const;  // REQUIRES: mutex_ held
+
+  store::Store& store_;
+  AuditLogOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Entry> queue_;
+  const crypto::Ed25519PrivateKey* signer_;
+  std::string key_id_;
+  bool running_ = false;
+  bool stopping_ = false;
+  bool failed_ = false;
+  std::string failure_;  // why the log failed
+  bool writing_ = false;
+  std::int64_t last_seq_ = 0;
+  std::string last_hash_;
+  std::int64_t last_checkpoint_seq_ = 0;
+  std::int64_t last_checkpoint_ms_ = 0;
+  std::int64_t last_time_ms_ = 0;  // record times never go backwards
+  std::thread writer_;
+};
+
+std::int64_t NowMs();
+
+}  // namespace xrole::audit
+
+#endif  // XROLE_AUDIT_AUDIT_H_

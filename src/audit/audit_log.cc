@@ -1,0 +1,252 @@
+// AuditLog: the group-committing writer of the audit chain.
+//
+// Threads: appending threads encode their event and queue it; the one writer thread owns the
+// chain head (last_seq_, last_hash_, last_time_ms_ and the checkpoint cadence; it writes them
+// under mutex_ so that readers of last_seq() see a consistent value). While the writer commits
+// a batch, new entries pile up in the queue and go into the next transaction together.
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "audit/audit.h"
+
+namespace xrole::audit {
+namespace {
+
+Error Unavailable(std::string_view why) {
+  return Error(ErrorCode::kUnavailable, "audit log unavailable: " + std::string(why));
+}
+
+}  // namespace
+
+AuditLog::AuditLog(store::Store& store, const crypto::Ed25519PrivateKey* signer, std::string key_id,
+                   AuditLogOptions options)
+    : store_(store),
+      options_(options),
+      signer_(signer),
+      key_id_(std::move(key_id)),
+      last_hash_(kGenesisHash) {
+  options_.max_batch = std::max<std::size_t>(options_.max_batch, 1);
+  options_.checkpoint_every_records = std::max<std::int64_t>(options_.checkpoint_every_records, 1);
+}
+
+AuditLog::~AuditLog() { Stop(); }
+
+Status AuditLog::Open() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (running_) return Error(ErrorCode::kInternal, "audit log is already open");
+
+  Result<std::optional<store::AuditRow>> last = store_.LastAudit();
+  if (!last.ok()) return last.error().WithContext("reading the audit chain head");
+  Result<std::vector<store::CheckpointRow>> checkpoints = store_.ReadCheckpoints();
+  if (!checkpoints.ok()) return checkpoints.error().WithContext("reading audit checkpoints");
+
+  std::int64_t seq = 0;
+  std::string hash(kGenesisHash);
+  std::int64_t time_ms = 0;
+  if (last->has_value()) {
+    const store::AuditRow& row = **last;
+    if (ChainHash(row.prev_hash, CanonicalRecord(row.seq, row.time_ms, row.type, row.body)) !=
+        row.hash) {
+      return Error(ErrorCode::kInternal, "audit record " + std::to_string(row.seq) +
+                                             " (the chain head) does not match its hash; run "
+                                             "`xrole audit verify`");
+    }
+    seq = row.seq;
+    hash = row.hash;
+    time_ms = row.time_ms;
+  }
+
+  std::int64_t checkpoint_seq = 0;
+  std::int64_t checkpoint_ms = NowMs();
+  for (const store::CheckpointRow& checkpoint : *checkpoints) {
+    if (checkpoint.seq >= checkpoint_seq) {
+      checkpoint_seq = checkpoint.seq;
+      checkpoint_ms = checkpoint.time_ms;
+    }
+    time_ms = std::max(time_ms, checkpoint.time_ms);
+  }
+  if (checkpoint_seq > seq) {
+    return Error(ErrorCode::kInternal, "audit chain ends at record " + std::to_string(seq) +
+                                           " but a checkpoint pins record " +
+                                           std::to_string(checkpoint_seq) +
+                                           " (truncated); run `xrole audit verify`");
+  }
+
+  last_seq_ = seq;
+  last_hash_ = std::move(hash);
+  last_time_ms_ = time_ms;
+  last_checkpoint_seq_ = checkpoint_seq;
+  last_checkpoint_ms_ = checkpoint_ms;
+  failed_ = false;
+  failure_.clear();
+  stopping_ = false;
+  running_ = true;
+  writer_ = std::thread(&AuditLog::WriterLoop, this);
+  return OkStatus();
+}
+
+void AuditLog::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!running_ || stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  running_ = false;
+  stopping_ = false;
+}
+
+void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done done) {
+  Entry entry{std::move(mutations), std::move(event), std::move(done), {}};
+  entry.body = CanonicalBody(entry.event);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_ && !stopping_) {
+      queue_.push_back(std::move(entry));
+      wake_.notify_one();
+      return;
+    }
+  }
+  if (entry.done) entry.done(Unavailable("the log is not open"));
+}
+
+Result<std::int64_t> AuditLog::AppendAndWait(std::vector<store::Mutation> mutations, Event event) {
+  std::promise<Result<std::int64_t>> promise;
+  std::future<Result<std::int64_t>> future = promise.get_future();
+  Append(std::move(mutations), std::move(event),
+         [&promise](Result<std::int64_t> seq) { promise.set_value(std::move(seq)); });
+  return future.get();
+}
+
+void AuditLog::SetSigner(const crypto::Ed25519PrivateKey* signer, std::string key_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  signer_ = signer;
+  key_id_ = std::move(key_id);
+  wake_.notify_one();  // a pending time-based checkpoint may now be possible
+}
+
+bool AuditLog::failed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failed_;
+}
+
+std::int64_t AuditLog::last_seq() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_seq_;
+}
+
+bool AuditLog::CheckpointPending() const {
+  return signer_ != nullptr && !failed_ && last_seq_ > last_checkpoint_seq_;
+}
+
+void AuditLog::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    if (!queue_.empty()) {
+      std::size_t count = std::min(queue_.size(), options_.max_batch);
+      std::vector<Entry> entries;
+      entries.reserve(count);
+      std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count),
+                std::back_inserter(entries));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+      writing_ = true;
+      lock.unlock();
+      CommitEntries(std::move(entries), /*final=*/false);
+      lock.lock();
+      writing_ = false;
+      continue;
+    }
+    if (stopping_) break;
+    if (!CheckpointPending()) {
+      wake_.wait(lock);
+      continue;
+    }
+    // Records not yet pinned: wake up when the time-based checkpoint falls due.
+    std::int64_t wait_ms = last_checkpoint_ms_ + options_.checkpoint_every_ms - NowMs();
+    if (wait_ms > 0) {
+      wake_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      continue;
+    }
+    lock.unlock();
+    CommitEntries({}, /*final=*/true);
+    lock.lock();
+  }
+  bool pending = CheckpointPending();
+  lock.unlock();
+  if (pending) CommitEntries({}, /*final=*/true);
+}
+
+void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {
+  // Only this thread changes the chain head, so it may read it without the lock.
+  store::Batch batch;
+  batch.audit.reserve(entries.size());
+  std::int64_t seq = last_seq_;
+  std::string hash = last_hash_;
+  const std::int64_t time_ms = std::max(NowMs(), last_time_ms_);
+  for (Entry& entry : entries) {
+    std::move(entry.mutations.begin(), entry.mutations.end(), std::back_inserter(batch.mutations));
+    store::AuditRow row;
+    row.seq = ++seq;
+    row.time_ms = time_ms;
+    row.type = entry.event.type;
+    row.prev_hash = std::move(hash);
+    row.hash = ChainHash(row.prev_hash, CanonicalRecord(row.seq, time_ms, row.type, entry.body));
+    row.body = std::move(entry.body);
+    hash = row.hash;
+    batch.audit.push_back(std::move(row));
+  }
+
+  const bool checkpoint_due =
+      seq > last_checkpoint_seq_ &&
+      (final || seq - last_checkpoint_seq_ >= options_.checkpoint_every_records ||
+       time_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
+  Status status = OkStatus();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failed_) {
+      status = Unavailable(failure_);
+    } else if (checkpoint_due && signer_ != nullptr) {
+      // Signed under the lock: SetSigner promises the old key is unused once it returns.
+      std::string signature = signer_->Sign(CheckpointMessage(seq, hash, time_ms));
+      batch.checkpoints.push_back(
+          store::CheckpointRow{seq, hash, time_ms, key_id_, crypto::Base64Encode(signature)});
+    }
+  }
+
+  if (status.ok() && !batch.empty()) status = store_.Commit(batch);
+
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status.ok()) {
+      last_seq_ = seq;
+      last_hash_ = hash;
+      last_time_ms_ = time_ms;
+      if (!batch.checkpoints.empty()) {
+        last_checkpoint_seq_ = seq;
+        last_checkpoint_ms_ = time_ms;
+      }
+    } else if (!failed_) {
+      failed_ = true;
+      failure_ = status.error().message();
+      status = Unavailable(failure_);
+    }
+  }
+
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].done) continue;
+    if (status.ok()) {
+      entries[i].done(batch.audit[i].seq);
+    } else {
+      entries[i].done(status.error());
+    }
+  }
+}
+
+}  // namespace xrole::audit

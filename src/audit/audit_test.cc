@@ -1,0 +1,899 @@
+#include "audit/audit.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/canonical.h"
+#include "common/crypto.h"
+#include "store/store.h"
+
+namespace xrole::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Test fixtures: temporary files, direct SQL, events, wrapped stores
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "xrole-audit-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  std::string File(std::string_view name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// Runs `sql` on the database file directly, as anyone with write access to the file could.
+void Tamper(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message << " in: " << sql;
+}
+
+// `text` as an SQL string literal.
+std::string SqlQuote(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    quoted += c;
+    if (c == '\'') quoted += '\'';
+  }
+  return quoted + "'";
+}
+
+Event MakeEvent(int n) {
+  Event event;
+  event.type = "authorize";
+  event.actor.principal = "agent:deployer";
+  event.actor.human = "human:alice";
+  event.actor.agent = "deployer";
+  event.actor.parent_session = "ses-parent";
+  event.actor.session = "ses-" + std::to_string(n);
+  event.run = "run-1";
+  event.role = "deployer";
+  event.policy_hash = "9f86d081";
+  event.outcome = "Allowed";
+  event.details_json = R"({"action":"s3:GetObject","n":)" + std::to_string(n) + "}";
+  return event;
+}
+
+store::Mutation RunMutation(const std::string& id) {
+  return store::Mutation{store::Table::kRuns, id,
+                         R"({"workflow":"w","agent":"a","status":"active"})"};
+}
+
+// Builds a valid record the way AuditLog does, for forging rows in tamper tests.
+store::AuditRow MakeRow(std::int64_t seq, std::int64_t time_ms, const std::string& body,
+                        const std::string& prev_hash) {
+  store::AuditRow row;
+  row.seq = seq;
+  row.time_ms = time_ms;
+  row.type = "authorize";
+  row.body = body;
+  row.prev_hash = prev_hash;
+  row.hash = ChainHash(prev_hash, CanonicalRecord(seq, time_ms, row.type, body));
+  return row;
+}
+
+std::string SqlInsert(const store::AuditRow& row) {
+  return "INSERT INTO audit_log (seq, time_ms, type, body, prev_hash, hash) VALUES (" +
+         std::to_string(row.seq) + ", " + std::to_string(row.time_ms) + ", " + SqlQuote(row.type) +
+         ", " + SqlQuote(row.body) + ", " + SqlQuote(row.prev_hash) + ", " + SqlQuote(row.hash) +
+         ");";
+}
+
+struct KindAt {
+  std::string kind;
+  std::int64_t seq;
+  bool operator==(const KindAt&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const KindAt& problem) {
+  return out << problem.kind << "@" << problem.seq;
+}
+
+std::vector<KindAt> Problems(const VerifyReport& report) {
+  std::vector<KindAt> problems;
+  for (const Problem& problem : report.problems) problems.push_back({problem.kind, problem.seq});
+  return problems;
+}
+
+std::string Describe(const VerifyReport& report) {
+  std::string text;
+  for (const Problem& problem : report.problems) {
+    text += problem.kind + "@" + std::to_string(problem.seq) + ": " + problem.message + "\n";
+  }
+  return text;
+}
+
+AuditLogOptions EveryRecords(std::int64_t records) {
+  AuditLogOptions options;
+  options.checkpoint_every_records = records;
+  options.checkpoint_every_ms = std::int64_t{1} << 40;  // never by time
+  return options;
+}
+
+// Forwards everything to a real store; subclasses interfere with Commit.
+class ForwardingStore : public store::Store {
+ public:
+  explicit ForwardingStore(store::Store& inner) : inner_(inner) {}
+  Status Commit(const store::Batch& batch) override { return inner_.Commit(batch); }
+  Result<std::vector<store::Entity>> LoadTable(store::Table table) override {
+    return inner_.LoadTable(table);
+  }
+  Result<std::optional<std::string>> Get(store::Table table, std::string_view id) override {
+    return inner_.Get(table, id);
+  }
+  Result<std::vector<store::AuditRow>> ReadAudit(std::int64_t after_seq,
+                                                 std::size_t limit) override {
+    return inner_.ReadAudit(after_seq, limit);
+  }
+  Result<std::optional<store::AuditRow>> LastAudit() override { return inner_.LastAudit(); }
+  Result<std::vector<store::CheckpointRow>> ReadCheckpoints() override {
+    return inner_.ReadCheckpoints();
+  }
+  std::string Describe() const override { return inner_.Describe(); }
+
+ protected:
+  store::Store& inner_;
+};
+
+// Fails every commit after the first `allowed`, as a full disk would.
+class FailingStore : public ForwardingStore {
+ public:
+  FailingStore(store::Store& inner, int allowed) : ForwardingStore(inner), allowed_(allowed) {}
+  Status Commit(const store::Batch& batch) override {
+    if (commits_++ >= allowed_) return Error(ErrorCode::kUnavailable, "disk full");
+    return inner_.Commit(batch);
+  }
+
+ private:
+  int allowed_;
+  int commits_ = 0;
+};
+
+// Holds the first commit until Release(), and records the size of every batch.
+class GatedStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Status Commit(const store::Batch& batch) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    batch_sizes_.push_back(batch.audit.size());
+    if (batch_sizes_.size() == 1) {
+      held_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return released_; });
+    }
+    lock.unlock();
+    return inner_.Commit(batch);
+  }
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  std::vector<std::size_t> batch_sizes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return batch_sizes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool released_ = false;
+  std::vector<std::size_t> batch_sizes_;
+};
+
+// Waits for a number of asynchronous completions.
+class Completions {
+ public:
+  AuditLog::Done Callback() {
+    return [this](Result<std::int64_t> seq) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      results_.push_back(std::move(seq));
+      changed_.notify_all();
+    };
+  }
+  std::vector<Result<std::int64_t>> WaitFor(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return results_.size() >= count; });
+    return results_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Result<std::int64_t>> results_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The canonical encoding
+
+TEST(CanonicalBodyTest, SortsKeysOmitsEmptyFieldsAndNestsDetails) {
+  Event event;
+  event.type = "run.start";
+  event.actor.principal = "agent:deployer";
+  event.actor.agent = "deployer";
+  event.actor.parent_session = "ses-1";
+  event.run = "run-1";
+  event.outcome = "ok";
+  event.details_json = R"({ "workflow": "deploy", "tags": {"b": 2, "a": [true, null]} })";
+  EXPECT_EQ(CanonicalBody(event),
+            R"({"actor":{"agent":"deployer","parentSession":"ses-1","principal":"agent:deployer"},)"
+            R"("details":{"tags":{"a":[true,null],"b":2},"workflow":"deploy"},)"
+            R"("outcome":"ok","run":"run-1"})");
+  EXPECT_EQ(CanonicalBody(Event{}), "{}");
+}
+
+TEST(CanonicalBodyTest, EmptyDetailsAreOmittedAndInvalidDetailsKeptAsText) {
+  Event event;
+  event.outcome = "ok";
+  for (const char* empty : {"", "  ", "{}", " { } ", "null"}) {
+    event.details_json = empty;
+    EXPECT_EQ(CanonicalBody(event), R"({"outcome":"ok"})") << "details " << empty;
+  }
+  event.details_json = R"({"a": )";
+  EXPECT_EQ(CanonicalBody(event), R"({"details":"{\"a\": ","outcome":"ok"})");
+  event.details_json = "[1,2]";
+  EXPECT_EQ(CanonicalBody(event), R"({"details":[1,2],"outcome":"ok"})");
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  event.details_json = deep;
+  EXPECT_EQ(CanonicalBody(event), R"({"details":")" + deep + R"(","outcome":"ok"})");
+}
+
+TEST(CanonicalBodyTest, FloatsBecomeTextAndOutputIsAscii) {
+  Event event;
+  event.actor.human = "human:Zo\xc3\xab \xf0\x9f\x98\x80";  // Zoë and an emoji
+  event.actor.agent =
+      "bad\xff"
+      "byte\x01";
+  event.details_json = R"({"ratio":0.5,"big":1e15,"count":18446744073709551615,"neg":-3})";
+  EXPECT_EQ(CanonicalBody(event),
+            R"({"actor":{"agent":"bad\ufffdbyte\u0001","human":"human:Zo\u00eb \ud83d\ude00"},)"
+            R"("details":{"big":"1e+15","count":18446744073709551615,"neg":-3,"ratio":"0.5"}})");
+}
+
+TEST(CanonicalBodyTest, IsCanonicalAcceptsOnlyTheExactEncoding) {
+  std::string body = CanonicalBody(MakeEvent(7));
+  EXPECT_TRUE(IsCanonicalBody(body));
+  EXPECT_TRUE(IsCanonicalBody("{}"));
+  EXPECT_FALSE(IsCanonicalBody(body + " "));
+  EXPECT_FALSE(IsCanonicalBody(R"({"b":1,"a":2})"));
+  EXPECT_FALSE(IsCanonicalBody(R"({"a":1.5})"));
+  EXPECT_FALSE(IsCanonicalBody(R"({"a":"\u00E9"})"));
+  EXPECT_FALSE(IsCanonicalBody("[]"));
+  EXPECT_FALSE(IsCanonicalBody("not json"));
+}
+
+TEST(CanonicalRecordTest, ExactBytesAndHash) {
+  Event event;
+  event.actor.principal = "agent:deployer";
+  event.actor.agent = "deployer";
+  event.run = "run-1";
+  event.outcome = "ok";
+  std::string record = CanonicalRecord(1, 1700000000000, "run.start", CanonicalBody(event));
+  EXPECT_EQ(record,
+            R"({"event":{"actor":{"agent":"deployer","principal":"agent:deployer"},)"
+            R"("outcome":"ok","run":"run-1"},"seq":1,"time":1700000000000,"type":"run.start"})");
+  // Computed independently with Python's hashlib and json.dumps (see README.md).
+  EXPECT_EQ(ChainHash(kGenesisHash, record),
+            "e3f4f23c333c1e0d29ea94725677344c82909ca1900ba60c12bfc40cf1b9bcb0");
+  EXPECT_EQ(ChainHash(kGenesisHash, record),
+            crypto::Sha256Hex(std::string(kGenesisHash) + "\n" + record));
+}
+
+TEST(CanonicalRecordTest, CheckpointMessageAndExportLine) {
+  EXPECT_EQ(CheckpointMessage(1000, "ab12", 1700000000123),
+            "xrole-audit-checkpoint\n1000\nab12\n1700000000123");
+  store::AuditRow row = MakeRow(3, 1700000000000, R"({"outcome":"ok"})", std::string(kGenesisHash));
+  EXPECT_EQ(ExportLine(row), R"({"event":{"outcome":"ok"},"hash":")" + row.hash +
+                                 R"(","prevHash":")" + std::string(kGenesisHash) +
+                                 R"(","seq":3,"time":1700000000000,"type":"authorize"})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verify on records in memory
+
+std::vector<store::AuditRow> MakeChain(int count) {
+  std::vector<store::AuditRow> rows;
+  std::string prev(kGenesisHash);
+  for (int i = 1; i <= count; ++i) {
+    rows.push_back(MakeRow(i, 1700000000000 + i, CanonicalBody(MakeEvent(i)), prev));
+    prev = rows.back().hash;
+  }
+  return rows;
+}
+
+TEST(VerifyTest, EmptyAndIntactChainsAreOk) {
+  VerifyReport empty = Verify({}, {}, {});
+  EXPECT_TRUE(empty.ok);
+  EXPECT_EQ(empty.records, 0);
+
+  std::vector<store::AuditRow> rows = MakeChain(20);
+  VerifyReport report = Verify(rows, {}, {});
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 20);
+  EXPECT_EQ(report.last_seq, 20);
+  EXPECT_EQ(report.last_hash, rows.back().hash);
+}
+
+TEST(VerifyTest, LinesOutOfOrderAreReordered) {
+  std::vector<store::AuditRow> rows = MakeChain(6);
+  std::swap(rows[2], rows[3]);  // 1 2 4 3 5 6
+  VerifyReport report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"reordered", 4}, {"reordered", 3}}))
+      << Describe(report);
+
+  rows = MakeChain(6);
+  rows.insert(rows.begin() + 3, rows[2]);  // 1 2 3 3 4 5 6
+  report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"reordered", 3}})) << Describe(report);
+}
+
+TEST(VerifyTest, EditedLinksAndHashesAreReportedOnce) {
+  std::vector<store::AuditRow> rows = MakeChain(6);
+  rows[2].prev_hash = rows[0].hash;
+  VerifyReport report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 3}})) << Describe(report);
+
+  rows = MakeChain(6);
+  rows[2].hash = rows[1].hash;
+  report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 3}})) << Describe(report);
+
+  rows = MakeChain(6);
+  rows.erase(rows.begin(), rows.begin() + 2);
+  report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 1}})) << Describe(report);
+}
+
+TEST(VerifyTest, OutOfRangeNumbersAreEdited) {
+  std::vector<store::AuditRow> rows = MakeChain(5);
+  rows[2].seq = std::numeric_limits<std::int64_t>::max();
+  rows[4].seq = std::numeric_limits<std::int64_t>::min();
+  VerifyReport report = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(report),
+            (std::vector<KindAt>{{"edited", rows[2].seq}, {"gap", 3}, {"edited", rows[4].seq}}))
+      << Describe(report);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AuditLog on a real SQLite store
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenStore(); }
+
+  void OpenStore() {
+    Result<std::unique_ptr<store::Store>> opened = store::OpenSqlite(db_path_);
+    ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+    store_ = std::move(*opened);
+  }
+
+  std::vector<store::AuditRow> Rows() {
+    Result<std::vector<store::AuditRow>> rows = store_->ReadAudit(0, 0);
+    EXPECT_TRUE(rows.ok()) << rows.error().ToString();
+    return rows.ok() ? *rows : std::vector<store::AuditRow>{};
+  }
+
+  std::vector<store::CheckpointRow> Checkpoints() {
+    Result<std::vector<store::CheckpointRow>> checkpoints = store_->ReadCheckpoints();
+    EXPECT_TRUE(checkpoints.ok()) << checkpoints.error().ToString();
+    return checkpoints.ok() ? *checkpoints : std::vector<store::CheckpointRow>{};
+  }
+
+  std::vector<std::int64_t> CheckpointSeqs() {
+    std::vector<std::int64_t> seqs;
+    for (const store::CheckpointRow& checkpoint : Checkpoints()) seqs.push_back(checkpoint.seq);
+    return seqs;
+  }
+
+  VerifyReport VerifyStore() { return Verify(Rows(), Checkpoints(), keys_); }
+
+  void AppendMany(AuditLog& log, int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      Result<std::int64_t> seq = log.AppendAndWait({}, MakeEvent(i));
+      ASSERT_TRUE(seq.ok()) << seq.error().ToString();
+    }
+  }
+
+  TempDir dir_;
+  std::string db_path_ = dir_.File("xrole.db");
+  crypto::Ed25519PrivateKey key_ = crypto::Ed25519PrivateKey::Generate();
+  PublicKeys keys_{{"k1", key_.PublicKeyRaw()}};
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(AuditLogTest, ConcurrentAppendsGetContiguousSeqsAndVerify) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 500;
+  AuditLog log(*store_, &key_, "k1", EveryRecords(500));
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        int n = t * kPerThread + i;
+        std::vector<store::Mutation> mutations;
+        mutations.push_back(RunMutation("run-" + std::to_string(n)));
+        log.Append(std::move(mutations), MakeEvent(n), completions.Callback());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<Result<std::int64_t>> results = completions.WaitFor(kThreads * kPerThread);
+  log.Stop();
+
+  std::vector<std::int64_t> seqs;
+  for (const Result<std::int64_t>& result : results) {
+    ASSERT_TRUE(result.ok()) << result.error().ToString();
+    seqs.push_back(*result);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  std::vector<std::int64_t> expected(kThreads * kPerThread);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(seqs, expected);
+  EXPECT_EQ(log.last_seq(), kThreads * kPerThread);
+
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, kThreads * kPerThread);
+  EXPECT_GE(report.checkpoints, 1);
+  EXPECT_EQ(report.last_checkpoint_seq, kThreads * kPerThread);  // the final one, from Stop
+
+  std::vector<store::AuditRow> rows = Rows();
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LE(rows[i - 1].time_ms, rows[i].time_ms) << "record " << rows[i].seq;
+  }
+  Result<std::vector<store::Entity>> runs = store_->LoadTable(store::Table::kRuns);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST_F(AuditLogTest, EntriesQueuedDuringACommitGoIntoOneTransaction) {
+  GatedStore gated(*store_);
+  AuditLogOptions options = EveryRecords(1000);
+  options.max_batch = 30;
+  AuditLog log(gated, &key_, "k1", options);
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  log.Append({}, MakeEvent(0), completions.Callback());
+  gated.WaitUntilHeld();  // the writer is inside the first commit
+  for (int i = 1; i <= 100; ++i) log.Append({}, MakeEvent(i), completions.Callback());
+  gated.Release();
+  completions.WaitFor(101);
+  log.Stop();
+  EXPECT_EQ(gated.batch_sizes(), (std::vector<std::size_t>{1, 30, 30, 30, 10, 0}));
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 101);
+}
+
+TEST_F(AuditLogTest, CheckpointsFollowTheRecordCadenceAndStopPinsTheTail) {
+  AuditLog log(*store_, &key_, "k1", EveryRecords(10));
+  ASSERT_TRUE(log.Open().ok());
+  AppendMany(log, 1, 35);
+  EXPECT_EQ(CheckpointSeqs(), (std::vector<std::int64_t>{10, 20, 30}));
+  log.Stop();
+  EXPECT_EQ(CheckpointSeqs(), (std::vector<std::int64_t>{10, 20, 30, 35}));
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.checkpoints, 4);
+  EXPECT_EQ(report.last_checkpoint_seq, 35);
+}
+
+TEST_F(AuditLogTest, IdleLogCheckpointsAfterTheInterval) {
+  AuditLogOptions options;
+  options.checkpoint_every_records = 1000;
+  options.checkpoint_every_ms = 20;
+  AuditLog log(*store_, &key_, "k1", options);
+  ASSERT_TRUE(log.Open().ok());
+  AppendMany(log, 1, 3);
+  // Wait (bounded) for the writer to pin the tail on its own.
+  for (int i = 0; i < 1000 && (CheckpointSeqs().empty() || CheckpointSeqs().back() != 3); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(CheckpointSeqs().empty());
+  EXPECT_EQ(CheckpointSeqs().back(), 3);
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+}
+
+TEST_F(AuditLogTest, ReopenContinuesTheChain) {
+  {
+    AuditLog log(*store_, &key_, "k1", EveryRecords(4));
+    ASSERT_TRUE(log.Open().ok());
+    AppendMany(log, 1, 10);
+  }  // destructor stops: final checkpoint at 10
+  store_.reset();
+  OpenStore();
+  AuditLog log(*store_, &key_, "k1", EveryRecords(4));
+  ASSERT_TRUE(log.Open().ok());
+  EXPECT_EQ(log.last_seq(), 10);
+  Result<std::int64_t> seq = log.AppendAndWait({}, MakeEvent(11));
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 11);
+  AppendMany(log, 12, 5);
+  log.Stop();
+  EXPECT_EQ(CheckpointSeqs(), (std::vector<std::int64_t>{4, 8, 10, 14, 16}));
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 16);
+}
+
+TEST_F(AuditLogTest, KeyRotationAndMissingKeys) {
+  crypto::Ed25519PrivateKey second = crypto::Ed25519PrivateKey::Generate();
+  AuditLog log(*store_, &key_, "k1", EveryRecords(5));
+  ASSERT_TRUE(log.Open().ok());
+  AppendMany(log, 1, 10);
+  log.SetSigner(&second, "k2");
+  AppendMany(log, 11, 10);
+  log.Stop();
+
+  keys_["k2"] = second.PublicKeyRaw();
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.checkpoints, 4);
+
+  keys_.erase("k2");
+  report = VerifyStore();
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"unknown-key", 15}, {"unknown-key", 20}}))
+      << Describe(report);
+}
+
+TEST_F(AuditLogTest, WithoutASignerNoCheckpointsAreWritten) {
+  AuditLog log(*store_, nullptr, "", EveryRecords(2));
+  ASSERT_TRUE(log.Open().ok());
+  AppendMany(log, 1, 5);
+  log.Stop();
+  EXPECT_TRUE(CheckpointSeqs().empty());
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 5);
+}
+
+TEST_F(AuditLogTest, FailedCommitFailsTheLogForGood) {
+  FailingStore failing(*store_, 3);
+  AuditLog log(failing, &key_, "k1", EveryRecords(1000));
+  ASSERT_TRUE(log.Open().ok());
+  for (int i = 1; i <= 3; ++i) {
+    std::vector<store::Mutation> mutations;
+    mutations.push_back(RunMutation("run-" + std::to_string(i)));
+    ASSERT_TRUE(log.AppendAndWait(std::move(mutations), MakeEvent(i)).ok());
+  }
+  EXPECT_FALSE(log.failed());
+
+  std::vector<store::Mutation> mutations;
+  mutations.push_back(RunMutation("run-4"));
+  Result<std::int64_t> failed = log.AppendAndWait(std::move(mutations), MakeEvent(4));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(failed.error().message(), "audit log unavailable: disk full");
+  EXPECT_TRUE(log.failed());
+
+  Result<std::int64_t> later = log.AppendAndWait({}, MakeEvent(5));
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(log.last_seq(), 3);
+  log.Stop();
+
+  EXPECT_EQ(Rows().size(), 3u);
+  Result<std::optional<std::string>> run4 = store_->Get(store::Table::kRuns, "run-4");
+  ASSERT_TRUE(run4.ok());
+  EXPECT_FALSE(run4->has_value());
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+}
+
+TEST_F(AuditLogTest, AppendWhenNotOpenFailsAtOnce) {
+  AuditLog log(*store_, &key_, "k1");
+  Result<std::int64_t> before = log.AppendAndWait({}, MakeEvent(1));
+  ASSERT_FALSE(before.ok());
+  EXPECT_EQ(before.error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(log.Open().ok());
+  EXPECT_FALSE(log.Open().ok());  // already open
+  ASSERT_TRUE(log.AppendAndWait({}, MakeEvent(1)).ok());
+  log.Stop();
+  EXPECT_FALSE(log.AppendAndWait({}, MakeEvent(2)).ok());
+  EXPECT_EQ(Rows().size(), 1u);
+}
+
+TEST_F(AuditLogTest, OpenRefusesAnEditedHeadOrATruncatedChain) {
+  {
+    AuditLog log(*store_, &key_, "k1", EveryRecords(5));
+    ASSERT_TRUE(log.Open().ok());
+    AppendMany(log, 1, 10);
+  }
+  store_.reset();
+  Tamper(db_path_, "UPDATE audit_log SET time_ms = time_ms + 1 WHERE seq = 10");
+  OpenStore();
+  {
+    AuditLog log(*store_, &key_, "k1");
+    Status opened = log.Open();
+    ASSERT_FALSE(opened.ok());
+    EXPECT_NE(opened.error().message().find("record 10"), std::string::npos)
+        << opened.error().message();
+  }
+  store_.reset();
+  Tamper(db_path_, "DELETE FROM audit_log WHERE seq = 10");
+  OpenStore();
+  AuditLog log(*store_, &key_, "k1");
+  Status opened = log.Open();
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message().find("truncated"), std::string::npos)
+      << opened.error().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tampering with the database file
+
+// 50 records with checkpoints at 10, 20, 30, 40 and 50, then the store is closed; each test
+// edits the file with plain SQL and verifies what the store reads back.
+class TamperTest : public AuditLogTest {
+ protected:
+  void SetUp() override {
+    AuditLogTest::SetUp();
+    {
+      AuditLog log(*store_, &key_, "k1", EveryRecords(10));
+      ASSERT_TRUE(log.Open().ok());
+      AppendMany(log, 1, 50);
+    }
+    original_ = Rows();
+    ASSERT_EQ(original_.size(), 50u);
+    ASSERT_EQ(CheckpointSeqs(), (std::vector<std::int64_t>{10, 20, 30, 40, 50}));
+    VerifyReport report = VerifyStore();
+    ASSERT_TRUE(report.ok) << Describe(report);
+    store_.reset();
+  }
+
+  VerifyReport TamperAndVerify(const std::string& sql) {
+    Tamper(db_path_, sql);
+    OpenStore();
+    return VerifyStore();
+  }
+
+  const store::AuditRow& Original(std::int64_t seq) const {
+    return original_[static_cast<std::size_t>(seq - 1)];
+  }
+
+  // SQL that moves records `from`.. up (delta > 0) or down by `delta`, without collisions.
+  static std::string Renumber(std::int64_t from, std::int64_t delta) {
+    return "UPDATE audit_log SET seq = -seq WHERE seq >= " + std::to_string(from) +
+           "; UPDATE audit_log SET seq = " + std::to_string(delta) + " - seq WHERE seq < 0;";
+  }
+
+  std::vector<store::AuditRow> original_;
+};
+
+TEST_F(TamperTest, EditedBody) {
+  VerifyReport report = TamperAndVerify(
+      "UPDATE audit_log SET body = replace(body, 's3:GetObject', 's3:PutObject') WHERE seq = 25");
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 25}})) << Describe(report);
+}
+
+TEST_F(TamperTest, EditedTimeOrType) {
+  VerifyReport report = TamperAndVerify(
+      "UPDATE audit_log SET time_ms = time_ms - 1000 WHERE seq = 12;"
+      "UPDATE audit_log SET type = 'token.rejected' WHERE seq = 33");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 12}, {"edited", 33}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, EditedBodyWithRecomputedHashBreaksTheNextLink) {
+  const store::AuditRow& row = Original(25);
+  store::AuditRow forged = MakeRow(25, row.time_ms, CanonicalBody(MakeEvent(999)), row.prev_hash);
+  VerifyReport report = TamperAndVerify("UPDATE audit_log SET body = " + SqlQuote(forged.body) +
+                                        ", hash = " + SqlQuote(forged.hash) + " WHERE seq = 25");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"bad-link", 26}})) << Describe(report);
+}
+
+TEST_F(TamperTest, EditedLastRecordWithRecomputedHashMismatchesItsCheckpoint) {
+  const store::AuditRow& row = Original(50);
+  store::AuditRow forged = MakeRow(50, row.time_ms, CanonicalBody(MakeEvent(999)), row.prev_hash);
+  VerifyReport report = TamperAndVerify("UPDATE audit_log SET body = " + SqlQuote(forged.body) +
+                                        ", hash = " + SqlQuote(forged.hash) + " WHERE seq = 50");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"checkpoint-mismatch", 50}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, RewrittenTailIsCaughtByTheCheckpoints) {
+  std::string sql;
+  std::string prev = Original(24).hash;
+  for (std::int64_t seq = 25; seq <= 50; ++seq) {
+    const store::AuditRow& row = Original(seq);
+    std::string body = seq == 25 ? CanonicalBody(MakeEvent(999)) : row.body;
+    store::AuditRow forged = MakeRow(seq, row.time_ms, body, prev);
+    sql += "UPDATE audit_log SET body = " + SqlQuote(forged.body) +
+           ", prev_hash = " + SqlQuote(forged.prev_hash) + ", hash = " + SqlQuote(forged.hash) +
+           " WHERE seq = " + std::to_string(seq) + ";";
+    prev = forged.hash;
+  }
+  VerifyReport report = TamperAndVerify(sql);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"checkpoint-mismatch", 30},
+                                                   {"checkpoint-mismatch", 40},
+                                                   {"checkpoint-mismatch", 50}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, NonCanonicalBodyWithRecomputedHash) {
+  const store::AuditRow& row = Original(25);
+  store::AuditRow forged = MakeRow(25, row.time_ms, row.body + " ", row.prev_hash);
+  VerifyReport report = TamperAndVerify("UPDATE audit_log SET body = " + SqlQuote(forged.body) +
+                                        ", hash = " + SqlQuote(forged.hash) + " WHERE seq = 25");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 25}})) << Describe(report);
+  EXPECT_NE(report.problems[0].message.find("canonical"), std::string::npos);
+}
+
+TEST_F(TamperTest, DeletedMiddleRecords) {
+  VerifyReport report = TamperAndVerify("DELETE FROM audit_log WHERE seq = 25");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 25}})) << Describe(report);
+
+  store_.reset();
+  report = TamperAndVerify("DELETE FROM audit_log WHERE seq BETWEEN 26 AND 28");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 25}})) << Describe(report);
+  EXPECT_EQ(report.problems[0].message, "records 25..28 are missing");
+}
+
+TEST_F(TamperTest, DeletedFirstRecords) {
+  VerifyReport report = TamperAndVerify("DELETE FROM audit_log WHERE seq <= 3");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 1}})) << Describe(report);
+}
+
+TEST_F(TamperTest, DeletedLastRecordsAreTruncation) {
+  VerifyReport report = TamperAndVerify("DELETE FROM audit_log WHERE seq > 45");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"truncated", 50}})) << Describe(report);
+  EXPECT_EQ(report.last_seq, 45);
+}
+
+TEST_F(TamperTest, DeletedRecordWithRenumberedTail) {
+  VerifyReport report = TamperAndVerify("DELETE FROM audit_log WHERE seq = 25;" + Renumber(26, -1));
+  // Renumbering moves every later checkpointed record, so those checkpoints fail too.
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 25},
+                                                   {"checkpoint-mismatch", 30},
+                                                   {"checkpoint-mismatch", 40},
+                                                   {"truncated", 50}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, InsertedRecordWithRenumberedTail) {
+  store::AuditRow forged =
+      MakeRow(25, Original(25).time_ms, CanonicalBody(MakeEvent(999)), Original(24).hash);
+  VerifyReport report = TamperAndVerify(Renumber(25, 1) + SqlInsert(forged));
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"inserted", 25},
+                                                   {"checkpoint-mismatch", 30},
+                                                   {"checkpoint-mismatch", 40},
+                                                   {"checkpoint-mismatch", 50}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, SwappedNeighbours) {
+  VerifyReport report = TamperAndVerify(
+      "UPDATE audit_log SET seq = -1 WHERE seq = 22; UPDATE audit_log SET seq = 22 WHERE seq = 23;"
+      "UPDATE audit_log SET seq = 23 WHERE seq = -1;");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"reordered", 22}, {"reordered", 23}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, SwappedDistantRecords) {
+  VerifyReport report = TamperAndVerify(
+      "UPDATE audit_log SET seq = -1 WHERE seq = 22; UPDATE audit_log SET seq = 22 WHERE seq = 27;"
+      "UPDATE audit_log SET seq = 27 WHERE seq = -1;");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"reordered", 22}, {"reordered", 27}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, ForgedCheckpointSignatureAndHash) {
+  VerifyReport report = TamperAndVerify(
+      "UPDATE audit_checkpoints SET signature = (SELECT signature FROM audit_checkpoints WHERE "
+      "seq = 30) WHERE seq = 20");
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"bad-signature", 20}})) << Describe(report);
+
+  store_.reset();
+  report = TamperAndVerify("UPDATE audit_checkpoints SET hash = " + SqlQuote(Original(39).hash) +
+                           " WHERE seq = 40");
+  EXPECT_EQ(Problems(report),
+            (std::vector<KindAt>{
+                {"bad-signature", 20}, {"bad-signature", 40}, {"checkpoint-mismatch", 40}}))
+      << Describe(report);
+}
+
+TEST_F(TamperTest, CheckpointsNeedTheRightKey) {
+  OpenStore();
+  keys_.clear();
+  VerifyReport report = VerifyStore();
+  EXPECT_EQ(report.problems.size(), 5u);
+  for (const Problem& problem : report.problems) EXPECT_EQ(problem.kind, "unknown-key");
+
+  keys_["k1"] = crypto::Ed25519PrivateKey::Generate().PublicKeyRaw();  // someone else's key
+  report = VerifyStore();
+  EXPECT_EQ(report.problems.size(), 5u);
+  for (const Problem& problem : report.problems) EXPECT_EQ(problem.kind, "bad-signature");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The export checked by the independent Python verifier (scripts/audit_verify.py)
+
+TEST_F(AuditLogTest, ExportVerifiesWithThePythonScript) {
+  if (std::system("python3 --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "no python3";
+  AuditLog log(*store_, &key_, "k1", EveryRecords(10));
+  ASSERT_TRUE(log.Open().ok());
+  AppendMany(log, 1, 20);
+  Event odd;
+  odd.type = "authorize";
+  odd.actor.human = "human:Zo\xc3\xab \xf0\x9f\x98\x80 \x7f\x01\xff";
+  odd.details_json =
+      R"({"note":"tab\t quote\" slash\\ \/","ratio":0.5,"big":1e15,"k":[true,null]})";
+  ASSERT_TRUE(log.AppendAndWait({}, odd).ok());
+  odd.details_json = "not json \xff";
+  ASSERT_TRUE(log.AppendAndWait({}, odd).ok());
+  log.Stop();
+
+  std::vector<store::AuditRow> rows = Rows();
+  std::string good = dir_.File("good.jsonl");
+  std::string bad = dir_.File("bad.jsonl");
+  {
+    std::ofstream good_out(good);
+    std::ofstream bad_out(bad);
+    for (const store::AuditRow& row : rows) {
+      std::string line = ExportLine(row);
+      good_out << line << "\n";
+      if (row.seq == 7) line.replace(line.find("s3:GetObject"), 12, "s3:PutObject");
+      bad_out << line << "\n";
+    }
+  }
+  std::string script = std::string(XROLE_SOURCE_DIR) + "/scripts/audit_verify.py";
+  auto run = [&](const std::string& args) {
+    int status = std::system(("python3 " + script + " " + args + " > /dev/null").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string pins;
+  for (const store::CheckpointRow& checkpoint : Checkpoints()) {
+    pins += " --pin " + std::to_string(checkpoint.seq) + ":" + checkpoint.hash;
+  }
+  EXPECT_EQ(run(good + pins), 0);
+  EXPECT_EQ(run(bad), 1);
+  EXPECT_EQ(run(good + " --pin 5:" + rows[5].hash), 1);
+}
+
+}  // namespace
+}  // namespace xrole::audit

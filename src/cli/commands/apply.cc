@@ -1,0 +1,199 @@
+// `xrole apply` and `xrole roles`: roles as code on the server.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "cli/commands/client_commands.h"
+#include "session/objects.h"
+
+namespace xrole::cli {
+namespace {
+
+using nlohmann::json;
+
+// The files an -f argument names: the file itself, or a directory's *.yaml, *.yml and *.json
+// files (not recursive) in name order.
+Result<std::vector<std::string>> ExpandPath(const std::string& path) {
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_directory(path, ec))
+    return std::vector<std::string>{path};
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+      files.push_back(entry.path().string());
+    }
+  }
+  if (ec) return Error(ErrorCode::kNotFound, "cannot list `" + path + "`: " + ec.message());
+  if (files.empty()) {
+    return Error(ErrorCode::kNotFound, "`" + path + "` holds no .yaml, .yml or .json files");
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Every document of every path, parsed here (so errors name the file and line), as one JSON
+// array of canonical documents: one request, one transaction, whatever mix of YAML and JSON.
+Result<std::string> BuildApplyBody(const std::vector<std::string>& paths, std::size_t* count) {
+  std::string body = "[";
+  *count = 0;
+  for (const auto& path : paths) {
+    XROLE_ASSIGN_OR_RETURN(auto files, ExpandPath(path));
+    for (const auto& file : files) {
+      XROLE_ASSIGN_OR_RETURN(std::string text, ReadFileText(file));
+      XROLE_ASSIGN_OR_RETURN(auto documents,
+                             session::ParseObjectDocuments(text, file == "-" ? "<stdin>" : file));
+      for (const auto& document : documents) {
+        if (*count > 0) body += ",";
+        body += document.canonical_json;
+        ++*count;
+      }
+    }
+  }
+  return body + "]";
+}
+
+std::string Str(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string JoinList(const json& array, std::size_t limit = 0) {
+  std::string out;
+  std::size_t shown = 0;
+  for (const auto& item : array) {
+    if (limit && shown == limit) return out + ", ... (" + std::to_string(array.size()) + ")";
+    if (!out.empty()) out += ", ";
+    out += item.is_string() ? item.get<std::string>() : item.dump();
+    ++shown;
+  }
+  return out.empty() ? "-" : out;
+}
+
+void PrintRole(const json& role) {
+  std::vector<std::vector<std::string>> rows = {
+      {"name:", Str(role, "name")},
+      {"arn:", Str(role, "arn")},
+      {"owner:", Str(role, "owner")},
+      {"environment:", Str(role, "environment")},
+      {"objective:", Str(role, "objective")},
+      {"description:", Str(role, "description")},
+      {"max session:", FormatSeconds(role.value("maxSessionDuration", std::int64_t{0}))},
+      {"approval:", role.value("approvalRequired", false) ? "required" : "not required"},
+      {"review by:", Str(role, "reviewBy").empty() ? "-" : Str(role, "reviewBy")},
+      {"version:", Str(role, "version")},
+  };
+  std::string tags;
+  const json role_tags = role.value("tags", json::object());
+  for (const auto& [k, v] : role_tags.items()) {
+    tags +=
+        (tags.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  rows.push_back({"tags:", tags.empty() ? "-" : tags});
+  rows.push_back({"workflows:", JoinList(role.value("workflows", json::array()))});
+  std::string permissions;
+  for (const auto& p : role.value("permissions", json::array())) {
+    std::size_t statements = p.contains("policy") && p["policy"].contains("Statement") &&
+                                     p["policy"]["Statement"].is_array()
+                                 ? p["policy"]["Statement"].size()
+                                 : 1;
+    permissions += (permissions.empty() ? "" : ", ") + Str(p, "name") + " (" +
+                   std::to_string(statements) + " statement" + (statements == 1 ? "" : "s") + ")";
+  }
+  rows.push_back({"permissions:", permissions.empty() ? "-" : permissions});
+  rows.push_back({"boundary:", role.contains("boundary") ? "yes" : "none"});
+  PrintTable(rows);
+  json blast = role.value("blastRadius", json::object());
+  std::printf("\nblast radius:\n");
+  std::vector<std::vector<std::string>> radius = {
+      {"  services:", JoinList(blast.value("services", json::array()))},
+      {"  allowed actions:", JoinList(blast.value("allowedActionPatterns", json::array()), 12)},
+      {"  denied actions:", JoinList(blast.value("deniedActionPatterns", json::array()), 12)},
+      {"  resources:", JoinList(blast.value("resourcePatterns", json::array()), 12)},
+  };
+  std::string flags;
+  if (blast.value("wildcardActions", false)) flags += "wildcard actions; ";
+  if (blast.value("wildcardResources", false)) flags += "wildcard resources; ";
+  if (blast.value("usesNotActionOrNotResource", false)) flags += "NotAction/NotResource; ";
+  flags += blast.value("boundary", false) ? "bounded by a permissions boundary"
+                                          : "no permissions boundary";
+  radius.push_back({"  notes:", flags});
+  PrintTable(radius);
+}
+
+}  // namespace
+
+int RunApply(const ClientOptions& client_options, const ApplyOptions& options) {
+  if (options.paths.empty() && options.deletions.empty()) {
+    return UsageError("apply: give -f PATH (files or directories) or --delete Kind/name");
+  }
+  std::size_t count = 0;
+  auto body = BuildApplyBody(options.paths, &count);
+  if (!body.ok()) return UsageError("apply: " + DescribeError(body.error()));
+  std::string target = "/v1/apply";
+  std::string query;
+  if (options.dry_run) query += "dryRun=true";
+  if (!options.deletions.empty()) {
+    std::string joined;
+    for (const auto& d : options.deletions) joined += (joined.empty() ? "" : ",") + d;
+    query += (query.empty() ? "" : "&") + std::string("delete=") + UrlEncode(joined);
+  }
+  if (!query.empty()) target += "?" + query;
+  Client client(client_options);
+  Reply reply = client.Call("POST", target, *body);
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json result = json::parse(reply.body, nullptr, false);
+  std::map<std::string, int> counts;
+  std::vector<std::vector<std::string>> rows = {{"OBJECT", "CHANGE"}};
+  for (const auto& change : result.value("changes", json::array())) {
+    std::string action = Str(change, "action");
+    ++counts[action];
+    rows.push_back({Str(change, "object"), action});
+  }
+  PrintTable(rows);
+  bool dry_run = result.value("dryRun", false);
+  std::printf("%d created, %d updated, %d unchanged, %d deleted", counts["created"],
+              counts["updated"], counts["unchanged"], counts["deleted"]);
+  if (dry_run) {
+    std::printf("; dry run: nothing was changed\n");
+  } else {
+    std::printf(" (audit record %s)\n", Str(result, "auditId").c_str());
+  }
+  return kExitOk;
+}
+
+int RunRoles(const ClientOptions& client_options, const std::string& name) {
+  Client client(client_options);
+  Reply reply = client.Call("GET", name.empty() ? "/v1/roles" : "/v1/roles/" + UrlEncode(name));
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json result = json::parse(reply.body, nullptr, false);
+  if (!name.empty()) {
+    PrintRole(result);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ACCOUNT", "ENVIRONMENT", "MAX SESSION", "APPROVAL", "OWNER", "OBJECTIVE"}};
+  for (const auto& role : result.value("roles", json::array())) {
+    std::string objective = Str(role, "objective");
+    if (objective.size() > 60) objective = objective.substr(0, 57) + "...";
+    rows.push_back({Str(role, "name"), Str(role, "account"), Str(role, "environment"),
+                    FormatSeconds(role.value("maxSessionDuration", std::int64_t{0})),
+                    role.value("approvalRequired", false) ? "required" : "-", Str(role, "owner"),
+                    objective});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+}  // namespace xrole::cli

@@ -1,0 +1,216 @@
+// `xrole run start|end|show`, `xrole session show`, `xrole assume` and `xrole revoke`: runs and
+// the role sessions bound to them.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands/client_commands.h"
+
+namespace xrole::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string OrDash(std::string text) { return text.empty() ? "-" : text; }
+
+std::string TagsText(const json& tags) {
+  std::string out;
+  if (!tags.is_object()) return "-";
+  for (const auto& [k, v] : tags.items()) {
+    out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return OrDash(out);
+}
+
+void PrintRun(const json& run) {
+  std::vector<std::vector<std::string>> rows = {
+      {"run:", Str(run, "runId")},         {"workflow:", Str(run, "workflow")},
+      {"agent:", Str(run, "agent")},       {"on behalf of:", OrDash(Str(run, "onBehalfOf"))},
+      {"status:", Str(run, "status")},     {"started:", Str(run, "startedAt")},
+      {"expires:", Str(run, "expiresAt")}, {"tags:", TagsText(run.value("tags", json::object()))}};
+  if (!Str(run, "endedBy").empty()) rows.push_back({"ended by:", Str(run, "endedBy")});
+  PrintTable(rows);
+}
+
+void PrintSession(const json& s) {
+  std::vector<std::vector<std::string>> rows = {
+      {"session:", Str(s, "sessionId")},
+      {"role:", Str(s, "role")},
+      {"assumed role:", Str(s, "assumedRoleArn")},
+      {"run:", Str(s, "runId")},
+      {"agent:", Str(s, "agent")},
+      {"on behalf of:", OrDash(Str(s, "onBehalfOf"))},
+      {"session name:", Str(s, "sessionName")},
+      {"source identity:", OrDash(Str(s, "sourceIdentity"))},
+      {"parent session:", OrDash(Str(s, "parentSessionId"))},
+      {"tags:", TagsText(s.value("tags", json::object()))},
+      {"issued:", Str(s, "issuedAt")},
+      {"expires:", Str(s, "expiresAt")},
+      {"access key id:", Str(s, "accessKeyId")},
+      {"policy version:", Str(s, "policyHash")},
+      {"status:", Str(s, "status")}};
+  if (s.value("chained", false)) rows.push_back({"chained:", "yes (role chaining)"});
+  if (!Str(s, "revokeReason").empty()) rows.push_back({"revoked:", Str(s, "revokeReason")});
+  PrintTable(rows);
+}
+
+}  // namespace
+
+int RunRunStart(const ClientOptions& client_options, const RunStartOptions& options) {
+  auto ttl = ParseDurationFlag(options.ttl, "--ttl");
+  if (!ttl.ok()) return UsageError("run start: " + ttl.error().message());
+  auto tags = ParseKeyValues(options.tags, "--tag");
+  if (!tags.ok()) return UsageError("run start: " + tags.error().message());
+  json body = {{"workflow", options.workflow}};
+  if (!options.agent.empty()) body["agent"] = options.agent;
+  if (!options.on_behalf_of.empty()) body["onBehalfOf"] = options.on_behalf_of;
+  if (*ttl > 0) body["ttlSeconds"] = *ttl;
+  if (!tags->empty()) body["tags"] = *tags;
+  Client client(client_options);
+  Reply reply = client.Call("POST", "/v1/runs", body.dump());
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json run = json::parse(reply.body, nullptr, false);
+  std::printf("%s\n", Str(run, "runId").c_str());
+  PrintRun(run);
+  return kExitOk;
+}
+
+int RunRunEnd(const ClientOptions& client_options, const std::string& run_id) {
+  Client client(client_options);
+  Reply reply = client.Call("POST", "/v1/runs/" + UrlEncode(run_id) + "/end");
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json result = json::parse(reply.body, nullptr, false);
+  std::int64_t revoked = result.value("revoked", std::int64_t{0});
+  std::printf("run %s ended; %lld session%s revoked\n", run_id.c_str(),
+              static_cast<long long>(revoked), revoked == 1 ? "" : "s");
+  return kExitOk;
+}
+
+int RunRunShow(const ClientOptions& client_options, const std::string& run_id) {
+  Client client(client_options);
+  Reply reply = client.Call("GET", "/v1/runs/" + UrlEncode(run_id));
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  PrintRun(json::parse(reply.body, nullptr, false));
+  return kExitOk;
+}
+
+int RunSessionShow(const ClientOptions& client_options, const std::string& session_id) {
+  Client client(client_options);
+  Reply reply = client.Call("GET", "/v1/sessions/" + UrlEncode(session_id));
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  PrintSession(json::parse(reply.body, nullptr, false));
+  return kExitOk;
+}
+
+int RunAssume(const ClientOptions& client_options, const AssumeOptions& options) {
+  auto duration = ParseDurationFlag(options.duration, "--duration");
+  if (!duration.ok()) return UsageError("assume: " + duration.error().message());
+  auto tags = ParseKeyValues(options.tags, "--tag");
+  if (!tags.ok()) return UsageError("assume: " + tags.error().message());
+  json body = {{"role", options.role}, {"runId", options.run_id}};
+  if (!options.policy_file.empty()) {
+    auto policy = ReadFileText(options.policy_file);
+    if (!policy.ok()) return UsageError("assume: --policy: " + policy.error().message());
+    body["policy"] = *policy;
+  }
+  if (!options.session_name.empty()) body["sessionName"] = options.session_name;
+  if (*duration > 0) body["durationSeconds"] = *duration;
+  if (!tags->empty()) body["tags"] = *tags;
+  if (!options.source_identity.empty()) body["sourceIdentity"] = options.source_identity;
+  if (!options.parent_session_id.empty()) body["parentSessionId"] = options.parent_session_id;
+  if (!options.agent.empty()) body["agent"] = options.agent;
+  if (!options.approval_id.empty()) body["approvalId"] = options.approval_id;
+
+  Client client(client_options);
+  std::string format = options.format;
+  if (format.empty()) format = client.json_output() ? "json" : "text";
+  Reply reply = client.Call("POST", "/v1/sessions", body.dump());
+  if (!reply.ok()) return client.Report(reply);
+  json result = json::parse(reply.body, nullptr, false);
+
+  if (reply.status == 202) {
+    std::string approval = Str(result, "approvalId");
+    if (format == "json") {
+      std::printf("%s\n", reply.body.c_str());
+    } else if (format == "env") {
+      std::printf("export XROLE_APPROVAL_ID=%s\n", ShellQuote(approval).c_str());
+    } else {
+      std::printf("%s\n", approval.c_str());
+    }
+    std::fprintf(stderr,
+                 "xrole: approval required: role `%s` needs a human approval; request %s is "
+                 "pending. A human who may approve runs `xrole approve %s`; then assume again "
+                 "with --approval %s\n",
+                 options.role.c_str(), approval.c_str(), approval.c_str(), approval.c_str());
+    return kExitPending;
+  }
+
+  if (format == "json") {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json credentials = result.value("credentials", json::object());
+  if (format == "env") {
+    std::string token = Str(credentials, "sessionToken");
+    std::printf("export AWS_ACCESS_KEY_ID=%s\n",
+                ShellQuote(Str(credentials, "accessKeyId")).c_str());
+    std::printf("export AWS_SECRET_ACCESS_KEY=%s\n",
+                ShellQuote(Str(credentials, "secretAccessKey")).c_str());
+    std::printf("export AWS_SESSION_TOKEN=%s\n", ShellQuote(token).c_str());
+    std::printf("export XROLE_SESSION_TOKEN=%s\n", ShellQuote(token).c_str());
+    std::printf("export XROLE_SESSION_ID=%s\n", ShellQuote(Str(result, "sessionId")).c_str());
+    return kExitOk;
+  }
+  PrintSession(result);
+  std::printf("\n");
+  PrintTable({{"access key id:", Str(credentials, "accessKeyId")},
+              {"secret access key:", Str(credentials, "secretAccessKey")},
+              {"session token:", Str(credentials, "sessionToken")},
+              {"expiration:", Str(credentials, "expiration")},
+              {"audit record:", Str(result, "auditId")}});
+  return kExitOk;
+}
+
+int RunRevoke(const ClientOptions& client_options, const RevokeOptions& options) {
+  json body = json::object();
+  if (!options.session_id.empty()) body["sessionId"] = options.session_id;
+  if (!options.run_id.empty()) body["runId"] = options.run_id;
+  if (!options.agent.empty()) body["agent"] = options.agent;
+  if (!options.role.empty()) body["role"] = options.role;
+  if (body.empty()) return UsageError("revoke: give --session, --run, --agent or --role");
+  if (!options.reason.empty()) body["reason"] = options.reason;
+  Client client(client_options);
+  Reply reply = client.Call("POST", "/v1/revoke", body.dump());
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json result = json::parse(reply.body, nullptr, false);
+  std::int64_t revoked = result.value("revoked", std::int64_t{0});
+  std::printf("%lld session%s revoked\n", static_cast<long long>(revoked), revoked == 1 ? "" : "s");
+  return kExitOk;
+}
+
+}  // namespace xrole::cli

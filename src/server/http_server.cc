@@ -1,0 +1,612 @@
+// http_server.cc: the Boost.Beast/Asio implementation of http.h, and the only translation
+// unit that includes Beast.
+//
+// Threads and lifetimes. `io_threads` threads run one io_context. The acceptor and every
+// connection each live on their own strand, so a connection's handlers never run concurrently.
+// The server's registry holds the only long-lived reference to a connection; a connection
+// removes itself when it closes. A Responder holds a weak reference plus the ResponderGate:
+// Stop() closes the gate before it tears anything down, so after Stop() a Responder never
+// touches the io_context, and before it a Responder only posts to the connection's strand.
+//
+// Deadlines (one timer per connection, on its strand):
+// - a new connection must deliver its first request within read_timeout of being accepted;
+// - between requests a keep-alive connection may stay silent for idle_timeout; from the first
+//   byte of the next request, the whole request must arrive within read_timeout;
+// - while a handler works there is no deadline (the Responder must be called);
+// - a response must be taken by the client within idle_timeout;
+// - after a final response the server half-closes and discards input for at most kMaxLinger,
+//   so that a client still sending (an oversized body, say) reads the error rather than a reset.
+// A request that times out after some of it arrived gets 408; a silent connection is just closed.
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/strings.h"
+#include "server/http.h"
+
+namespace xrole::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+// Upper bound of the lingering close after a final response.
+constexpr std::chrono::milliseconds kMaxLinger{5000};
+// Pause before accepting again after accept() failed (for instance EMFILE), so that a full
+// descriptor table does not turn the accept loop into a busy loop.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+// Longest extra header value passed through (Beast stores field lengths in 16 bits).
+constexpr std::size_t kMaxHeaderValueBytes = 8192;
+constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Whether Responders may still reach the I/O layer. Responders hold it shared while they post;
+// Stop() closes it exclusively before the io_context stops.
+struct ResponderGate {
+  std::shared_mutex mu;
+  bool open = true;
+};
+
+class Connection;
+
+// What the server shares with its connections. Owned by the server, which outlives every
+// handler that runs on the I/O threads.
+struct ServerContext {
+  HttpServerOptions options;
+  Handler handler;
+  std::shared_ptr<ResponderGate> gate = std::make_shared<ResponderGate>();
+
+  std::mutex registry_mu;
+  std::unordered_map<const Connection*, std::shared_ptr<Connection>> connections;  // registry_mu
+  bool stopping = false;                                                           // registry_mu
+  std::atomic<std::size_t> open_connections{0};
+
+  void Unregister(const Connection* connection) {
+    std::lock_guard<std::mutex> lock(registry_mu);
+    connections.erase(connection);
+    open_connections.store(connections.size());
+  }
+};
+
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsSafeHeaderValue(std::string_view value) {
+  return value.size() <= kMaxHeaderValueBytes &&
+         value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Extra response headers may not break the framing the server owns or the message syntax.
+bool IsAcceptableExtraHeader(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) return false;
+  if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+      EqualsIgnoreCase(name, "connection")) {
+    return false;
+  }
+  return IsSafeHeaderValue(value);
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerContext& context, tcp::socket socket, std::string remote_address)
+      : context_(context),
+        socket_(std::move(socket)),
+        executor_(socket_.get_executor()),
+        timer_(executor_),
+        remote_address_(std::move(remote_address)) {}
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Any thread.
+  void Start() {
+    asio::dispatch(executor_, [self = shared_from_this()] { self->ReadRequest(false); });
+  }
+
+  // Any thread.
+  void CloseSoon() {
+    asio::post(executor_, [self = shared_from_this()] { self->Close(); });
+  }
+
+  // Any thread, with the gate held open. Hands the response for request `sequence` to the
+  // strand; stale or repeated deliveries are ignored there.
+  void Deliver(std::uint64_t sequence, HttpResponse response) {
+    asio::post(executor_,
+               [self = shared_from_this(), sequence, response = std::move(response)]() mutable {
+                 self->OnResponse(sequence, std::move(response));
+               });
+  }
+
+ private:
+  enum class Phase {
+    kIdle,           // between requests, waiting for the first byte
+    kReadingHeader,  // request header
+    kContinue,       // writing "100 Continue"
+    kReadingBody,    // request body
+    kHandling,       // the handler has the request
+    kWriting,        // writing a response
+    kLingering,      // half-closed after a final response, discarding input
+    kClosed,
+  };
+
+  // Everything below runs on the strand.
+
+  void ArmDeadline(std::chrono::milliseconds timeout) {
+    const std::uint64_t generation = ++timer_generation_;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (ec || generation != self->timer_generation_) return;
+      self->OnDeadline();
+    });
+  }
+
+  void DisarmDeadline() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  void OnDeadline() {
+    switch (phase_) {
+      case Phase::kReadingHeader:
+      case Phase::kContinue:
+      case Phase::kReadingBody:
+        // The read handler decides between 408 and a silent close. Cancelling aborts a read in
+        // progress; shutting the receive side ends the one a composed read may start next.
+        timed_out_ = true;
+        {
+          error_code ignored;
+          socket_.cancel(ignored);
+          socket_.shutdown(tcp::socket::shutdown_receive, ignored);
+        }
+        return;
+      case Phase::kIdle:
+      case Phase::kWriting:
+      case Phase::kLingering:
+        Close();
+        return;
+      case Phase::kHandling:
+      case Phase::kClosed:
+        return;
+    }
+  }
+
+  // `after_response`: a previous request was answered on this connection, so the idle
+  // deadline applies until the next request starts.
+  void ReadRequest(bool after_response) {
+    if (phase_ == Phase::kClosed) return;
+    const HttpServerOptions& options = context_.options;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+    timed_out_ = false;
+    head_request_ = false;
+    version_ = 11;
+    if (after_response && buffer_.size() == 0) {
+      phase_ = Phase::kIdle;
+      ArmDeadline(options.idle_timeout);
+      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+        if (self->phase_ == Phase::kClosed) return;
+        if (ec) return self->Close();
+        self->ReadHeader();
+      });
+      return;
+    }
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    phase_ = Phase::kReadingHeader;
+    ArmDeadline(context_.options.read_timeout);
+    bhttp::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(error_code ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) return OnReadError(ec);
+    const auto& message = parser_->get();
+    version_ = message.version();
+    if (parser_->is_done()) return OnRequest();
+    // Answer "100 Continue" unless the client has already started sending the body.
+    if (message.version() >= 11 && buffer_.size() == 0 &&
+        beast::iequals(message[bhttp::field::expect], "100-continue")) {
+      phase_ = Phase::kContinue;
+      asio::async_write(socket_, asio::buffer(kContinueResponse.data(), kContinueResponse.size()),
+                        [self = shared_from_this()](error_code write_ec, std::size_t) {
+                          if (self->phase_ == Phase::kClosed) return;
+                          if (write_ec) return self->OnReadError(write_ec);
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    phase_ = Phase::kReadingBody;
+    bhttp::async_read(socket_, buffer_, *parser_,
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        if (self->phase_ == Phase::kClosed) return;
+                        if (ec) return self->OnReadError(ec);
+                        self->OnRequest();
+                      });
+  }
+
+  void OnReadError(error_code ec) {
+    const HttpServerOptions& options = context_.options;
+    if (timed_out_) {
+      if (parser_->got_some() || buffer_.size() > 0) {
+        return SendFinal(JsonError(408, "request_timeout",
+                                   "the request did not arrive within " +
+                                       std::to_string(options.read_timeout.count()) + " ms"));
+      }
+      return Close();
+    }
+    if (ec == bhttp::error::body_limit) {
+      return SendFinal(JsonError(
+          413, "payload_too_large",
+          "the request body exceeds " + std::to_string(options.max_body_bytes) + " bytes"));
+    }
+    if (ec == bhttp::error::header_limit) {
+      return SendFinal(JsonError(
+          431, "header_too_large",
+          "the request header exceeds " + std::to_string(options.max_header_bytes) + " bytes"));
+    }
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return Close();
+    if (&ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return SendFinal(JsonError(400, "bad_request", "malformed http request: " + ec.message()));
+    }
+    Close();  // a transport error: nobody to answer
+  }
+
+  void OnRequest() {
+    DisarmDeadline();
+    phase_ = Phase::kHandling;
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    head_request_ = message.method() == bhttp::verb::head;
+
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    const std::size_t question = request.target.find('?');
+    request.path = request.target.substr(0, question);
+    if (question != std::string::npos) request.query = request.target.substr(question + 1);
+    for (const auto& field : message) {
+      request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.remote_address = remote_address_;
+
+    const std::uint64_t sequence = ++request_sequence_;
+    Responder respond = [connection = weak_from_this(), gate = context_.gate,
+                         sequence](HttpResponse response) {
+      std::shared_lock<std::shared_mutex> lock(gate->mu);
+      if (!gate->open) return;
+      if (std::shared_ptr<Connection> live = connection.lock()) {
+        live->Deliver(sequence, std::move(response));
+      }
+    };
+    try {
+      context_.handler(std::move(request), std::move(respond));
+    } catch (const std::exception& e) {
+      Deliver(sequence,
+              JsonError(500, "internal", std::string("request handler failed: ") + e.what()));
+    } catch (...) {
+      Deliver(sequence, JsonError(500, "internal", "request handler failed"));
+    }
+  }
+
+  void OnResponse(std::uint64_t sequence, HttpResponse response) {
+    if (phase_ != Phase::kHandling || sequence != request_sequence_) return;
+    Write(std::move(response), keep_alive_);
+  }
+
+  // Answers with `response` and closes the connection.
+  void SendFinal(HttpResponse response) { Write(std::move(response), false); }
+
+  void Write(HttpResponse response, bool keep_alive) {
+    try {
+      BuildResponse(std::move(response), keep_alive);
+    } catch (const std::exception&) {
+      // Only allocation can fail here; answer with a minimal fixed response.
+      response_ = {};
+      response_.version(version_);
+      response_.result(bhttp::status::internal_server_error);
+      response_.set(bhttp::field::server, "xrole");
+      response_.content_length(0);
+      keep_alive = false;
+      response_.keep_alive(false);
+    }
+    close_after_write_ = !keep_alive || response_.need_eof();
+    phase_ = Phase::kWriting;
+    ArmDeadline(context_.options.idle_timeout);
+    bhttp::async_write(socket_, response_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->OnWritten(ec);
+    });
+  }
+
+  void BuildResponse(HttpResponse response, bool keep_alive) {
+    if (response.status < 200 || response.status > 999) {
+      response =
+          JsonError(500, "internal",
+                    "handler answered with invalid status " + std::to_string(response.status));
+    }
+    response_ = {};
+    response_.version(version_);
+    response_.result(static_cast<unsigned>(response.status));
+    response_.set(bhttp::field::server, "xrole");
+    if (!response.content_type.empty() && IsSafeHeaderValue(response.content_type)) {
+      response_.set(bhttp::field::content_type, response.content_type);
+    }
+    for (const auto& [name, value] : response.headers) {
+      if (IsAcceptableExtraHeader(name, value)) response_.insert(name, value);
+    }
+    // 204 and 304 carry neither a body nor a length; a HEAD answer carries the length only.
+    if (response.status != 204 && response.status != 304) {
+      response_.content_length(response.body.size());
+      if (!head_request_) response_.body() = std::move(response.body);
+    }
+    response_.keep_alive(keep_alive);
+  }
+
+  void OnWritten(error_code ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) return Close();
+    response_ = {};
+    if (close_after_write_) return Linger();
+    ReadRequest(true);
+  }
+
+  // Half-closes and discards what the client still sends until it closes too.
+  void Linger() {
+    phase_ = Phase::kLingering;
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    ArmDeadline(std::min(context_.options.read_timeout, kMaxLinger));
+    Discard();
+  }
+
+  void Discard() {
+    buffer_.consume(buffer_.size());
+    socket_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              if (self->phase_ == Phase::kClosed) return;
+                              if (ec) return self->Close();
+                              self->Discard();
+                            });
+  }
+
+  void Close() {
+    if (phase_ == Phase::kClosed) return;
+    std::shared_ptr<Connection> self = shared_from_this();  // Unregister may drop the last owner
+    phase_ = Phase::kClosed;
+    DisarmDeadline();
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    // The parser, buffer and response stay until destruction: aborted operations still
+    // reference them when their handlers run.
+    context_.Unregister(this);
+  }
+
+  ServerContext& context_;
+  tcp::socket socket_;
+  asio::any_io_executor executor_;  // the connection's strand
+  asio::steady_timer timer_;
+  const std::string remote_address_;
+
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
+
+  Phase phase_ = Phase::kReadingHeader;
+  std::uint64_t timer_generation_ = 0;
+  std::uint64_t request_sequence_ = 0;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool timed_out_ = false;
+  bool close_after_write_ = false;
+};
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(HttpServerOptions options, Handler handler)
+      : acceptor_(asio::make_strand(io_context_)), accept_retry_timer_(acceptor_.get_executor()) {
+    context_.options = std::move(options);
+    context_.handler = std::move(handler);
+  }
+
+  ~BeastHttpServer() override { Stop(); }
+
+  Status Start() override {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (started_) return Error(ErrorCode::kConflict, "http server already started");
+    const HttpServerOptions& options = context_.options;
+    const std::string where = "`" + options.host + ":" + std::to_string(options.port) + "`";
+    try {
+      error_code ec;
+      tcp::endpoint endpoint;
+      const asio::ip::address address = asio::ip::make_address(options.host, ec);
+      if (!ec) {
+        endpoint = tcp::endpoint(address, options.port);
+      } else {
+        tcp::resolver resolver(io_context_);
+        auto results = resolver.resolve(options.host, std::to_string(options.port),
+                                        tcp::resolver::passive, ec);
+        if (ec || results.empty()) {
+          return Error(ErrorCode::kInvalidArgument,
+                       "cannot resolve http listen host `" + options.host + "`: " + ec.message());
+        }
+        endpoint = results.begin()->endpoint();
+      }
+      acceptor_.open(endpoint.protocol(), ec);
+      if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor_.bind(endpoint, ec);
+      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        error_code ignored;
+        acceptor_.close(ignored);
+        return Error(ErrorCode::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+      }
+      port_.store(acceptor_.local_endpoint(ec).port());
+      Accept();
+      const int thread_count = std::max(1, options.io_threads);
+      for (int i = 0; i < thread_count; ++i) threads_.emplace_back([this] { RunIo(); });
+    } catch (const std::exception& e) {
+      started_ = true;  // let Stop() join whatever did start
+      StopLocked();
+      return Error(ErrorCode::kInternal,
+                   "cannot start http server on " + where + ": " + std::string(e.what()));
+    }
+    started_ = true;
+    return OkStatus();
+  }
+
+  void Stop() override {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    StopLocked();
+  }
+
+  std::uint16_t port() const override { return port_.load(); }
+
+  std::size_t open_connections() const override { return context_.open_connections.load(); }
+
+ private:
+  void StopLocked() {
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+    {
+      std::unique_lock<std::shared_mutex> gate_lock(context_.gate->mu);
+      context_.gate->open = false;
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+      error_code ignored;
+      acceptor_.close(ignored);
+      accept_retry_timer_.cancel();
+    });
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard<std::mutex> registry_lock(context_.registry_mu);
+      context_.stopping = true;
+      live.reserve(context_.connections.size());
+      for (const auto& entry : context_.connections) live.push_back(entry.second);
+    }
+    for (const std::shared_ptr<Connection>& connection : live) connection->CloseSoon();
+    live.clear();
+    // With the acceptor and every connection closed no work is left, so run() returns.
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+    std::lock_guard<std::mutex> registry_lock(context_.registry_mu);
+    context_.connections.clear();
+    context_.open_connections.store(0);
+  }
+
+  void RunIo() {
+    for (;;) {
+      try {
+        io_context_.run();
+        return;
+      } catch (const std::exception&) {
+        // A handler threw (only allocation failure can); keep serving.
+      }
+    }
+  }
+
+  // On the acceptor's strand.
+  void Accept() {
+    acceptor_.async_accept(
+        asio::make_strand(io_context_),
+        [this](error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
+  }
+
+  void OnAccept(error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;
+    if (ec) {
+      accept_retry_timer_.expires_after(kAcceptRetryDelay);
+      accept_retry_timer_.async_wait([this](error_code wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) Accept();
+      });
+      return;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+    std::string remote_address = remote.address().to_string();
+    std::shared_ptr<Connection> connection;
+    {
+      std::lock_guard<std::mutex> lock(context_.registry_mu);
+      if (!context_.stopping && context_.connections.size() < context_.options.max_connections) {
+        connection =
+            std::make_shared<Connection>(context_, std::move(socket), std::move(remote_address));
+        context_.connections.emplace(connection.get(), connection);
+        context_.open_connections.store(context_.connections.size());
+      }
+    }
+    if (connection) {
+      connection->Start();
+    } else {
+      socket.close(ignored);  // over the limit (or stopping): refuse at once
+    }
+    Accept();
+  }
+
+  // Declared first so that it is destroyed last.
+  asio::io_context io_context_;
+  ServerContext context_;
+  tcp::acceptor acceptor_;                 // on its own strand
+  asio::steady_timer accept_retry_timer_;  // on the acceptor's strand
+  std::atomic<std::uint16_t> port_{0};
+
+  std::mutex lifecycle_mu_;
+  bool started_ = false;  // lifecycle_mu_
+  bool stopped_ = false;  // lifecycle_mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpServer> MakeHttpServer(HttpServerOptions options, Handler handler) {
+  return std::make_unique<BeastHttpServer>(std::move(options), std::move(handler));
+}
+
+}  // namespace xrole::server

@@ -1,0 +1,1704 @@
+#include "session/broker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "policy/document.h"
+#include "session/records.h"
+#include "session/token.h"
+
+namespace xrole::session {
+namespace {
+
+using nlohmann::json;
+using policy::Decision;
+
+constexpr std::int64_t kMaxRunSeconds = 12 * 3600;
+
+std::int64_t SystemNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NewId(std::string_view prefix) {
+  return std::string(prefix) + crypto::HexEncode(crypto::RandomBytes(10));
+}
+
+std::string Iso8601(std::int64_t epoch_seconds) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Error Denied(std::string message) {
+  return Error(ErrorCode::kPermissionDenied, std::move(message));
+}
+Error Invalid(std::string message, std::string path = "") {
+  return Error(ErrorCode::kInvalidArgument, std::move(message), std::move(path));
+}
+Error NotFound(std::string message) { return Error(ErrorCode::kNotFound, std::move(message)); }
+
+std::string Quote(std::string_view s) { return "`" + std::string(s) + "`"; }
+
+// AWS's RoleSessionName and SourceIdentity alphabet: [\w+=,.@-].
+bool IsSessionNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '=' ||
+         c == ',' || c == '.' || c == '@' || c == '-';
+}
+Status CheckName(std::string_view value, std::string_view what, std::size_t min, std::size_t max) {
+  if (value.size() < min || value.size() > max ||
+      !std::all_of(value.begin(), value.end(), IsSessionNameChar)) {
+    return Invalid(std::string(what) + " " + Quote(value) + " must be " + std::to_string(min) +
+                       "-" + std::to_string(max) + " characters of [A-Za-z0-9_+=,.@-]",
+                   std::string(what));
+  }
+  return OkStatus();
+}
+
+Status CheckTags(const std::map<std::string, std::string>& tags) {
+  if (tags.size() > 50) return Invalid("at most 50 session tags are allowed", "tags");
+  for (const auto& [key, value] : tags) {
+    if (key.empty() || key.size() > 128) {
+      return Invalid("tag key " + Quote(key) + " must be 1-128 characters", "tags");
+    }
+    if (value.size() > 256) {
+      return Invalid("tag " + Quote(key) + " value must be at most 256 characters", "tags");
+    }
+    if (StartsWithIgnoreCase(key, "aws:") || StartsWithIgnoreCase(key, "xrole:")) {
+      return Invalid("tag key " + Quote(key) + " uses a reserved prefix", "tags");
+    }
+  }
+  return OkStatus();
+}
+
+// Context keys that describe the principal, the session or the run: always supplied by the
+// broker, never taken from the caller (a caller cannot claim to be another principal).
+bool IsBrokerOwnedKey(std::string_view key_lower) {
+  static constexpr std::string_view kPrefixes[] = {
+      "aws:principal",         "aws:sourceidentity", "aws:userid",        "aws:username",
+      "aws:tokenissuetime",    "aws:currenttime",    "aws:epochtime",     "xrole:",
+      "aws:federatedprovider", "aws:multifactor",    "aws:viaawsservice", "aws:calledvia"};
+  for (std::string_view prefix : kPrefixes) {
+    if (key_lower.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Caller::Describe() const {
+  switch (kind) {
+    case Kind::kAdmin:
+      return "admin";
+    case Kind::kAgent:
+      return "agent:" + name;
+    case Kind::kHuman:
+      return "human:" + name;
+    case Kind::kSession:
+      return "session:" + name;
+    case Kind::kAnonymous:
+      break;
+  }
+  return "anonymous";
+}
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kMalformedPolicy:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kExpired:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kLimitExceeded:
+      return 413;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      break;
+  }
+  return 500;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct LiveSession {
+  SessionRecord record;
+  // The stored session policy no longer parses: the session can never be decided (fail
+  // closed rather than fall back to the role's full permissions).
+  bool unusable = false;
+  std::optional<policy::Policy> session_policy;
+  std::shared_ptr<const policy::CompiledPolicySet> compiled;  // for the current catalog
+  std::string compiled_key;
+};
+
+struct Broker::State {
+  BrokerOptions options;
+  std::unique_ptr<KeyRing> keys;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<audit::AuditLog> audit;
+
+  mutable std::shared_mutex mutex;
+  std::shared_ptr<const Catalog> catalog = std::make_shared<Catalog>();
+  std::optional<std::vector<std::vector<policy::Policy>>> scps;
+  std::optional<std::vector<std::vector<policy::Policy>>> rcps;
+  std::string guardrails_hash;
+  std::unordered_map<std::string, Run> runs;
+  std::unordered_map<std::string, LiveSession> sessions;
+  std::unordered_map<std::string, std::string> session_by_key;         // ASIA... -> session id
+  std::unordered_map<std::string, std::vector<std::string>> children;  // parent -> children
+  std::unordered_map<std::string, Approval> approvals;
+  std::unordered_map<std::string, AccessKeyRecord> access_keys;
+  std::string admin_token_hash;
+  std::mutex apply_mutex;  // serialises Apply
+  // Compiled policy sets shared between sessions with the same role version, session policy
+  // and guardrails. Guarded by compile_mutex.
+  std::mutex compile_mutex;
+  std::unordered_map<std::string, std::shared_ptr<const policy::CompiledPolicySet>> compiled;
+  policy::Policy agent_baseline{nullptr, ""};
+
+  std::atomic<std::uint64_t> decisions_allowed{0};
+  std::atomic<std::uint64_t> decisions_explicit_deny{0};
+  std::atomic<std::uint64_t> decisions_implicit_deny{0};
+  std::atomic<std::uint64_t> decisions_rejected{0};
+  std::atomic<std::uint64_t> sessions_issued{0};
+  std::atomic<std::uint64_t> revocations{0};
+  std::atomic<std::uint64_t> auth_failures{0};
+
+  // Tokens whose signature verified, by their exact text. The Ed25519 check dominates an
+  // authorize; a token seen before skips it (same bytes, same signature), while expiry and
+  // revocation are still checked on every use. Bounded: cleared when full.
+  std::mutex token_cache_mutex;
+  std::unordered_map<std::string, TokenClaims> token_cache;
+  static constexpr std::size_t kTokenCacheLimit = 100000;
+
+  std::int64_t Now() const { return options.now ? options.now() : SystemNow(); }
+
+  std::shared_ptr<const Catalog> CurrentCatalog() const {
+    std::shared_lock lock(mutex);
+    return catalog;
+  }
+
+  Result<TokenClaims> VerifySessionToken(std::string_view token, std::int64_t now) {
+    {
+      std::lock_guard lock(token_cache_mutex);
+      auto it = token_cache.find(std::string(token));
+      if (it != token_cache.end()) {
+        if (it->second.expires_at <= now) {
+          return Error(ErrorCode::kExpired, "token expired at " + Iso8601(it->second.expires_at));
+        }
+        return it->second;
+      }
+    }
+    auto claims = VerifyToken(
+        token, [this](std::string_view kid) { return keys->PublicKey(kid); }, now);
+    if (claims.ok()) {
+      std::lock_guard lock(token_cache_mutex);
+      if (token_cache.size() >= kTokenCacheLimit) token_cache.clear();
+      token_cache.emplace(std::string(token), *claims);
+    }
+    return claims;
+  }
+
+  // ---- catalog-derived state (exclusive lock held) ----
+  void SetCatalog(std::shared_ptr<const Catalog> next) {
+    catalog = std::move(next);
+    // Guardrails: deny-only ones join one level beside an allow-all (like FullAWSAccess);
+    // one that allows anything is an allow-list and forms a level of its own.
+    std::vector<policy::Policy> base_principal, base_resource;
+    std::vector<std::vector<policy::Policy>> principal_levels, resource_levels;
+    std::string hashes;
+    for (const auto& [name, guardrail] : catalog->guardrails) {
+      hashes += guardrail.hash;
+      bool allows = false;
+      for (const auto& statement : guardrail.policy.policy.document().statements) {
+        if (statement.effect == policy::Effect::kAllow) allows = true;
+      }
+      auto& base = guardrail.scope == GuardrailScope::kPrincipal ? base_principal : base_resource;
+      auto& levels =
+          guardrail.scope == GuardrailScope::kPrincipal ? principal_levels : resource_levels;
+      if (allows) {
+        levels.push_back({guardrail.policy.policy});
+      } else {
+        base.push_back(guardrail.policy.policy);
+      }
+    }
+    auto finish = [](std::vector<policy::Policy> base, policy::PolicyKind kind,
+                     std::vector<std::vector<policy::Policy>> levels)
+        -> std::optional<std::vector<std::vector<policy::Policy>>> {
+      if (base.empty() && levels.empty()) return std::nullopt;
+      if (!base.empty()) {
+        auto allow_all = policy::ParsePolicy(
+            kind == policy::PolicyKind::kScp
+                ? R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})"
+                : R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]})",
+            kind, "allow-all");
+        base.insert(base.begin(), *allow_all);
+        levels.insert(levels.begin(), std::move(base));
+      }
+      return levels;
+    };
+    scps = finish(std::move(base_principal), policy::PolicyKind::kScp, std::move(principal_levels));
+    rcps = finish(std::move(base_resource), policy::PolicyKind::kRcp, std::move(resource_levels));
+    guardrails_hash = crypto::Sha256Hex(hashes);
+  }
+
+  Result<std::shared_ptr<const policy::CompiledPolicySet>> CompileFor(
+      const ExecutionRole& role, const std::optional<policy::Policy>& session_policy,
+      const std::string& session_policy_hash, std::string* key_out) {
+    std::string key = role.hash + "|" + session_policy_hash + "|" + guardrails_hash;
+    *key_out = key;
+    {
+      std::lock_guard lock(compile_mutex);
+      auto it = compiled.find(key);
+      if (it != compiled.end()) return it->second;
+    }
+    policy::PolicySet set;
+    for (const auto& p : role.permissions) set.identity.push_back(p.policy);
+    if (role.boundary) set.boundaries.push_back(role.boundary->policy);
+    if (session_policy) set.session.push_back(*session_policy);
+    set.scps = scps;
+    set.rcps = rcps;
+    XROLE_ASSIGN_OR_RETURN(auto result, policy::Compile(set));
+    std::lock_guard lock(compile_mutex);
+    compiled.emplace(key, result);
+    return result;
+  }
+
+  // Recompiles every live session against the current catalog (exclusive lock held). A session
+  // whose role is gone keeps no policy: every later request is denied.
+  void RecompileSessions() {
+    std::int64_t now = Now();
+    for (auto& [id, live] : sessions) {
+      if (live.unusable || live.record.status != "active" || live.record.expires_at <= now) {
+        continue;
+      }
+      auto role = catalog->roles.find(live.record.role);
+      if (role == catalog->roles.end()) {
+        live.compiled.reset();
+        continue;
+      }
+      auto compiled_set = CompileFor(role->second, live.session_policy,
+                                     live.record.session_policy_hash, &live.compiled_key);
+      live.compiled = compiled_set.ok() ? *compiled_set : nullptr;
+    }
+  }
+
+  // ---- audit helpers ----
+  audit::Event MakeEvent(std::string type, const Caller& caller) const {
+    audit::Event event;
+    event.type = std::move(type);
+    event.actor.principal = caller.Describe();
+    if (caller.kind == Caller::Kind::kAgent) event.actor.agent = caller.name;
+    if (caller.kind == Caller::Kind::kHuman) event.actor.human = caller.name;
+    if (caller.kind == Caller::Kind::kSession) {
+      event.actor.agent = caller.agent;
+      event.actor.session = caller.name;
+    }
+    return event;
+  }
+  void FillSessionActor(audit::Event& event, const SessionRecord& s) const {
+    event.actor.human = s.on_behalf_of;
+    event.actor.agent = s.agent;
+    event.actor.parent_session = s.parent_session_id;
+    event.actor.session = s.id;
+    event.run = s.run_id;
+    event.role = s.role;
+    event.policy_hash = s.policy_hash;
+  }
+  // Records a refused operation. Best effort: the refusal is answered either way.
+  void AuditRefusal(const Caller& caller, std::string type, const Error& error,
+                    json details = json::object()) {
+    audit::Event event = MakeEvent(std::move(type), caller);
+    event.outcome = "denied";
+    details["error"] = error.message();
+    details["code"] = ErrorCodeName(error.code());
+    event.details_json = Dump(details);
+    audit->Append({}, std::move(event), [](Result<std::int64_t>) {});
+  }
+  Result<std::int64_t> Commit(std::vector<store::Mutation> mutations, audit::Event event) {
+    return audit->AppendAndWait(std::move(mutations), std::move(event));
+  }
+  // Queues a change's record while the caller still holds the exclusive lock that applied the
+  // change in memory, so records reach the log in the order the changes were made; the caller
+  // releases the lock, then waits for durability with get().
+  std::future<Result<std::int64_t>> Enqueue(std::vector<store::Mutation> mutations,
+                                            audit::Event event) {
+    auto promise = std::make_shared<std::promise<Result<std::int64_t>>>();
+    auto future = promise->get_future();
+    audit->Append(std::move(mutations), std::move(event),
+                  [promise](Result<std::int64_t> seq) { promise->set_value(std::move(seq)); });
+    return future;
+  }
+
+  bool RunLive(const Run& run, std::int64_t now) const {
+    return run.status == "active" && run.expires_at > now;
+  }
+
+  // Checks `live` and its ancestors (shared or exclusive lock held). Returns "" when usable,
+  // else the error code; fills `message`.
+  std::string SessionProblem(const LiveSession& live, std::int64_t now,
+                             std::string* message) const {
+    const LiveSession* current = &live;
+    for (int depth = 0; current != nullptr && depth < 64; ++depth) {
+      const SessionRecord& s = current->record;
+      if (s.status != "active") {
+        *message = "session `" + s.id + "` is revoked" +
+                   (s.revoke_reason.empty() ? "" : " (" + s.revoke_reason + ")");
+        return depth == 0 ? "revoked" : "parent_revoked";
+      }
+      if (s.expires_at <= now) {
+        *message = "session `" + s.id + "` expired at " + Iso8601(s.expires_at);
+        return depth == 0 ? "expired_token" : "parent_expired";
+      }
+      auto run = runs.find(s.run_id);
+      if (run == runs.end() || !RunLive(run->second, now)) {
+        *message = "run `" + s.run_id + "` is no longer active";
+        return "run_ended";
+      }
+      if (s.parent_session_id.empty()) return "";
+      auto parent = sessions.find(s.parent_session_id);
+      current = parent == sessions.end() ? nullptr : &parent->second;
+      if (current == nullptr) {
+        *message = "parent session `" + s.parent_session_id + "` is unknown";
+        return "parent_revoked";
+      }
+    }
+    *message = "session chain too deep";
+    return "invalid_session";
+  }
+
+  void AddPrincipalContext(const SessionRecord& s, std::int64_t now,
+                           policy::Context& context) const {
+    auto role = catalog->roles.find(s.role);
+    context.Set("aws:PrincipalArn", policy::ContextValue::Scalar(s.role_arn));
+    if (role != catalog->roles.end()) {
+      context.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(role->second.account));
+      for (const auto& [k, v] : role->second.tags) {
+        context.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+      }
+    }
+    for (const auto& [k, v] : s.tags) {
+      context.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+    }
+    context.Set("aws:PrincipalType", policy::ContextValue::Scalar("AssumedRole"));
+    context.Set("aws:userid", policy::ContextValue::Scalar(s.role + ":" + s.session_name));
+    if (!s.source_identity.empty()) {
+      context.Set("aws:SourceIdentity", policy::ContextValue::Scalar(s.source_identity));
+    }
+    context.Set("aws:TokenIssueTime", policy::ContextValue::Scalar(Iso8601(s.issued_at)));
+    context.Set("aws:CurrentTime", policy::ContextValue::Scalar(Iso8601(now)));
+    context.Set("aws:EpochTime", policy::ContextValue::Scalar(std::to_string(now)));
+    context.Set("xrole:SessionId", policy::ContextValue::Scalar(s.id));
+    context.Set("xrole:RunId", policy::ContextValue::Scalar(s.run_id));
+    context.Set("xrole:Agent", policy::ContextValue::Scalar(s.agent));
+    if (!s.on_behalf_of.empty()) {
+      context.Set("xrole:OnBehalfOf", policy::ContextValue::Scalar(s.on_behalf_of));
+    }
+    if (!s.parent_session_id.empty()) {
+      context.Set("xrole:ParentSessionId", policy::ContextValue::Scalar(s.parent_session_id));
+    }
+    auto run = runs.find(s.run_id);
+    if (run != runs.end()) {
+      context.Set("xrole:Workflow", policy::ContextValue::Scalar(run->second.workflow));
+      for (const auto& [k, v] : run->second.tags) {
+        context.Set("xrole:RunTag/" + k, policy::ContextValue::Scalar(v));
+      }
+    }
+  }
+
+  // Decides one request (shared lock held). Never fails: problems become denies.
+  AuthorizeResult Decide(const AuthorizeRequest& request, audit::Event& event) {
+    AuthorizeResult result;
+    std::int64_t now = Now();
+    const LiveSession* live = nullptr;
+    auto reject = [&](std::string code, std::string message) {
+      result.decision = Decision::kImplicitlyDenied;
+      result.error_code = std::move(code);
+      result.error = std::move(message);
+      event.type = "authorize.rejected";
+      event.outcome = "rejected";
+      return result;
+    };
+    // 1. The credential, before any policy.
+    if (!request.session_token.empty()) {
+      auto claims = VerifySessionToken(request.session_token, now);
+      if (!claims.ok()) {
+        return reject(
+            claims.error().code() == ErrorCode::kExpired ? "expired_token" : "invalid_token",
+            claims.error().message());
+      }
+      auto it = sessions.find(claims->session_id);
+      if (it == sessions.end()) return reject("invalid_token", "token names an unknown session");
+      live = &it->second;
+      if (live->record.access_key_id != claims->access_key_id ||
+          live->record.run_id != claims->run_id || live->record.role != claims->role) {
+        return reject("invalid_token", "token claims do not match the session");
+      }
+    } else if (!request.access_key_id.empty()) {
+      auto key = session_by_key.find(request.access_key_id);
+      if (key == session_by_key.end()) {
+        return reject("invalid_token", "unknown access key id `" + request.access_key_id + "`");
+      }
+      live = &sessions.at(key->second);
+    } else {
+      return reject("invalid_token", "no session token or access key id given");
+    }
+    FillSessionActor(event, live->record);
+    std::string message;
+    std::string problem = SessionProblem(*live, now, &message);
+    if (!problem.empty()) return reject(problem, message);
+    result.session_id = live->record.id;
+
+    // 2. The policies: the session's own set, and for a delegated session every ancestor's.
+    policy::EvaluateOptions evaluate_options;
+    evaluate_options.explain = request.explain;
+    const LiveSession* current = live;
+    bool first = true;
+    while (current != nullptr) {
+      if (!current->compiled) {
+        return reject("no_policy", "the session's role `" + current->record.role +
+                                       "` no longer exists or failed to compile");
+      }
+      policy::Request eval;
+      eval.principal = current->record.assumed_role_arn;
+      eval.action = request.action;
+      eval.resource = request.resource;
+      for (const auto& [key, value] : request.context.values()) {
+        if (!IsBrokerOwnedKey(key)) eval.context.Set(key, value);
+      }
+      AddPrincipalContext(current->record, now, eval.context);
+      policy::EvaluationResult decided =
+          policy::Evaluate(*current->compiled, eval, evaluate_options);
+      if (first) {
+        result.decision = decided.decision;
+        result.reasons = std::move(decided.reasons);
+        result.explanation = std::move(decided.explanation);
+        first = false;
+      } else if (decided.decision != Decision::kAllowed &&
+                 result.decision != Decision::kExplicitlyDenied) {
+        // The child can do no more than its parent: a parent's deny is the child's.
+        result.decision = decided.decision;
+        result.reasons = std::move(decided.reasons);
+        result.explanation.push_back("parent session `" + current->record.id +
+                                     "`: " + std::string(policy::DecisionName(decided.decision)));
+      }
+      if (current->record.chained || current->record.parent_session_id.empty()) break;
+      auto parent = sessions.find(current->record.parent_session_id);
+      current = parent == sessions.end() ? nullptr : &parent->second;
+    }
+    event.outcome = std::string(policy::DecisionName(result.decision));
+    return result;
+  }
+
+  void CountDecision(const AuthorizeResult& r) {
+    if (!r.error_code.empty()) {
+      decisions_rejected.fetch_add(1, std::memory_order_relaxed);
+    } else if (r.decision == Decision::kAllowed) {
+      decisions_allowed.fetch_add(1, std::memory_order_relaxed);
+    } else if (r.decision == Decision::kExplicitlyDenied) {
+      decisions_explicit_deny.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      decisions_implicit_deny.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+namespace {
+
+json ReasonsJson(const std::vector<policy::Reason>& reasons) {
+  json out = json::array();
+  for (const auto& r : reasons) {
+    json item = {{"policy", r.policy},
+                 {"statement", r.statement},
+                 {"effect", std::string(policy::EffectName(r.effect))}};
+    if (!r.sid.empty()) item["sid"] = r.sid;
+    if (!r.name.empty()) item["name"] = r.name;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Broker::Broker() : state_(std::make_unique<State>()) {}
+
+Broker::~Broker() {
+  if (state_ && state_->audit) state_->audit->Stop();
+}
+
+Result<std::unique_ptr<Broker>> Broker::Open(const std::string& data_dir,
+                                             std::unique_ptr<store::Store> store,
+                                             BrokerOptions options) {
+  std::unique_ptr<Broker> broker(new Broker());
+  State& s = *broker->state_;
+  s.options = std::move(options);
+  XROLE_ASSIGN_OR_RETURN(s.keys, KeyRing::Open(data_dir));
+  s.store = std::move(store);
+  s.admin_token_hash = crypto::Sha256Hex(s.keys->admin_token());
+  auto baseline = policy::ParsePolicy(
+      R"({"Version":"2012-10-17","Statement":[{"Sid":"AgentMayRequestRoles","Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Resource":"*"}]})",
+      policy::PolicyKind::kIdentity, "xrole-agent-baseline");
+  if (!baseline.ok()) return baseline.error();
+  s.agent_baseline = *baseline;
+
+  // Roles as code.
+  XROLE_ASSIGN_OR_RETURN(auto objects, s.store->LoadTable(store::Table::kObjects));
+  std::vector<ObjectDocument> documents;
+  for (const auto& entity : objects) {
+    auto parsed = ParseObjectDocuments(entity.doc, "store:" + entity.id);
+    if (!parsed.ok()) return parsed.error().WithContext("loading stored object");
+    for (auto& d : *parsed) documents.push_back(std::move(d));
+  }
+  XROLE_ASSIGN_OR_RETURN(auto catalog, BuildCatalog(Catalog{}, documents));
+  s.SetCatalog(std::move(catalog));
+
+  // Records.
+  XROLE_ASSIGN_OR_RETURN(auto runs, s.store->LoadTable(store::Table::kRuns));
+  for (const auto& e : runs) {
+    XROLE_ASSIGN_OR_RETURN(Run run, DecodeRun(e.doc));
+    s.runs.emplace(run.id, std::move(run));
+  }
+  XROLE_ASSIGN_OR_RETURN(auto sessions, s.store->LoadTable(store::Table::kSessions));
+  for (const auto& e : sessions) {
+    XROLE_ASSIGN_OR_RETURN(SessionRecord record, DecodeSession(e.doc));
+    LiveSession live;
+    if (!record.session_policy.empty()) {
+      auto parsed =
+          policy::ParsePolicy(record.session_policy, policy::PolicyKind::kSession, "session");
+      if (parsed.ok()) {
+        live.session_policy = *parsed;
+      } else {
+        live.unusable = true;
+      }
+    }
+    s.session_by_key[record.access_key_id] = record.id;
+    if (!record.parent_session_id.empty()) {
+      s.children[record.parent_session_id].push_back(record.id);
+    }
+    live.record = std::move(record);
+    s.sessions.emplace(live.record.id, std::move(live));
+  }
+  XROLE_ASSIGN_OR_RETURN(auto approvals, s.store->LoadTable(store::Table::kApprovals));
+  for (const auto& e : approvals) {
+    XROLE_ASSIGN_OR_RETURN(Approval approval, DecodeApproval(e.doc));
+    s.approvals.emplace(approval.id, std::move(approval));
+  }
+  XROLE_ASSIGN_OR_RETURN(auto access_keys, s.store->LoadTable(store::Table::kAccessKeys));
+  for (const auto& e : access_keys) {
+    XROLE_ASSIGN_OR_RETURN(AccessKeyRecord key, DecodeAccessKey(e.doc));
+    s.access_keys.emplace(key.access_key_id, std::move(key));
+  }
+  s.RecompileSessions();
+
+  s.audit = std::make_unique<audit::AuditLog>(*s.store, &s.keys->signer(), s.keys->signer_id(),
+                                              s.options.audit);
+  XROLE_RETURN_IF_ERROR(s.audit->Open());
+
+  // Public keys are recorded so an exported database names the keys its checkpoints use.
+  std::vector<store::Mutation> key_rows;
+  for (const auto& key : s.keys->PublicKeys()) {
+    key_rows.push_back({store::Table::kSigningKeys, key.key_id,
+                        Dump({{"id", key.key_id},
+                              {"publicKey", crypto::Base64Encode(key.public_key)},
+                              {"status", key.active ? "active" : "retired"}})});
+  }
+  audit::Event started;
+  started.type = "server.start";
+  started.actor.principal = "server";
+  started.outcome = "ok";
+  started.details_json = Dump({{"store", s.store->Describe()},
+                               {"signingKey", s.keys->signer_id()},
+                               {"sessions", s.sessions.size()},
+                               {"runs", s.runs.size()}});
+  XROLE_RETURN_IF_ERROR(s.Commit(std::move(key_rows), std::move(started)));
+  return broker;
+}
+
+std::shared_ptr<const Catalog> Broker::catalog() const {
+  std::shared_lock lock(state_->mutex);
+  return state_->catalog;
+}
+
+const std::string& Broker::admin_token() const { return state_->keys->admin_token(); }
+
+bool Broker::healthy() const { return !state_->audit->failed(); }
+
+// ---- authentication ------------------------------------------------------------------------
+
+Result<Caller> Broker::Authenticate(std::string_view header) {
+  State& s = *state_;
+  auto fail = [&](std::string message) -> Result<Caller> {
+    s.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    Error error(ErrorCode::kUnauthenticated, std::move(message));
+    s.AuditRefusal(Caller{}, "auth.rejected", error);
+    return error;
+  };
+  if (header.empty()) {
+    return Error(ErrorCode::kUnauthenticated, "missing `Authorization: Bearer ...` header");
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || !StartsWithIgnoreCase(header, kBearer)) {
+    return fail("the Authorization header must be `Bearer <token>`");
+  }
+  std::string_view token = header.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  if (token.substr(0, 5) == "xadm_") {
+    if (crypto::ConstantTimeEquals(crypto::Sha256Hex(token), s.admin_token_hash)) {
+      return Caller::Admin();
+    }
+    return fail("invalid admin token");
+  }
+  if (token.substr(0, 5) == "xrt1.") {
+    std::shared_lock lock(s.mutex);
+    auto claims = s.VerifySessionToken(token, s.Now());
+    if (!claims.ok()) {
+      lock.unlock();
+      return fail(claims.error().message());
+    }
+    auto it = s.sessions.find(claims->session_id);
+    std::string message = "token names an unknown session";
+    if (it != s.sessions.end() && s.SessionProblem(it->second, s.Now(), &message).empty()) {
+      return Caller{Caller::Kind::kSession, it->second.record.id, it->second.record.agent};
+    }
+    lock.unlock();
+    return fail(message);
+  }
+  std::size_t colon = token.find(':');
+  if (colon != std::string_view::npos) {
+    std::string key_id(token.substr(0, colon));
+    std::string_view secret = token.substr(colon + 1);
+    std::shared_lock lock(s.mutex);
+    auto it = s.access_keys.find(key_id);
+    bool secret_ok = crypto::ConstantTimeEquals(s.keys->DeriveSecret(key_id), secret);
+    if (it != s.access_keys.end() && it->second.status == "active" && secret_ok) {
+      const AccessKeyRecord& key = it->second;
+      if (key.principal_kind == "agent") {
+        auto agent = s.catalog->agents.find(key.principal);
+        if (agent != s.catalog->agents.end() && !agent->second.disabled) {
+          return Caller::OfAgent(key.principal);
+        }
+      } else if (key.principal_kind == "human" && s.catalog->humans.count(key.principal)) {
+        return Caller::OfHuman(key.principal);
+      }
+    }
+    lock.unlock();
+    return fail("invalid, inactive or unknown access key `" + key_id + "`");
+  }
+  return fail("unrecognised bearer token");
+}
+
+// ---- roles as code ---------------------------------------------------------------------------
+
+Result<ApplyResult> Broker::Apply(const Caller& caller,
+                                  const std::vector<ObjectDocument>& documents,
+                                  const std::vector<std::string>& deletions, bool dry_run) {
+  State& s = *state_;
+  if (caller.kind != Caller::Kind::kAdmin) {
+    Error error = Denied("only the admin may apply roles as code");
+    s.AuditRefusal(caller, "apply", error);
+    return error;
+  }
+  // Applies are serialised; the new catalog is built (every policy compiled) outside the
+  // broker lock so decisions go on meanwhile.
+  std::lock_guard apply_lock(s.apply_mutex);
+  std::shared_ptr<const Catalog> base = s.CurrentCatalog();
+  auto next = BuildCatalog(*base, documents, deletions);
+  if (!next.ok()) return next.error();
+  ApplyResult result;
+  result.dry_run = dry_run;
+  std::vector<store::Mutation> mutations;
+  for (const auto& [key, document] : (*next)->documents) {
+    auto old = base->documents.find(key);
+    if (old == base->documents.end()) {
+      result.changes.push_back({key, "created"});
+    } else if (old->second.hash != document.hash) {
+      result.changes.push_back({key, "updated"});
+    } else {
+      bool mentioned = std::any_of(documents.begin(), documents.end(), [&](const auto& d) {
+        return std::string(ObjectKindName(d.kind)) + "/" + d.name == key;
+      });
+      if (mentioned) result.changes.push_back({key, "unchanged"});
+      continue;
+    }
+    mutations.push_back({store::Table::kObjects, key, document.canonical_json});
+  }
+  for (const auto& [key, document] : base->documents) {
+    if (!(*next)->documents.count(key)) {
+      result.changes.push_back({key, "deleted"});
+      mutations.push_back({store::Table::kObjects, key, std::nullopt});
+    }
+  }
+  if (dry_run) return result;
+  json changes = json::array();
+  for (const auto& c : result.changes)
+    changes.push_back({{"object", c.object}, {"action", c.action}});
+  audit::Event event = s.MakeEvent("apply", caller);
+  event.outcome = "ok";
+  event.details_json = Dump({{"changes", changes}});
+  std::unique_lock lock(s.mutex);
+  s.SetCatalog(*next);
+  s.RecompileSessions();
+  auto committed = s.Enqueue(std::move(mutations), std::move(event));
+  lock.unlock();
+  XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+  return result;
+}
+
+// ---- principals' keys ------------------------------------------------------------------------
+
+Result<IssuedKey> Broker::IssueKey(const Caller& caller, std::string_view kind,
+                                   std::string_view name, bool rotate) {
+  State& s = *state_;
+  if (caller.kind != Caller::Kind::kAdmin) {
+    Error error = Denied("only the admin may issue credentials");
+    s.AuditRefusal(caller, "credentials.issue", error);
+    return error;
+  }
+  std::unique_lock lock(s.mutex);
+  bool exists = kind == "agent" ? s.catalog->agents.count(std::string(name)) > 0
+                                : kind == "human" && s.catalog->humans.count(std::string(name));
+  if (!exists) return NotFound("no " + std::string(kind) + " named " + Quote(name));
+  AccessKeyRecord key;
+  key.access_key_id = NewAccessKeyId(false);
+  key.principal_kind = std::string(kind);
+  key.principal = std::string(name);
+  key.created_at = s.Now();
+  key.status = "active";
+  std::vector<store::Mutation> mutations;
+  json retired = json::array();
+  if (rotate) {
+    for (auto& [id, other] : s.access_keys) {
+      if (other.principal_kind == kind && other.principal == name && other.status == "active") {
+        other.status = "inactive";
+        retired.push_back(id);
+        mutations.push_back({store::Table::kAccessKeys, id, EncodeAccessKey(other)});
+      }
+    }
+  }
+  mutations.push_back({store::Table::kAccessKeys, key.access_key_id, EncodeAccessKey(key)});
+  s.access_keys[key.access_key_id] = key;
+  audit::Event event = s.MakeEvent(rotate ? "credentials.rotate" : "credentials.issue", caller);
+  event.outcome = "ok";
+  if (kind == "agent") event.actor.agent = std::string(name);
+  event.details_json = Dump({{"principal", std::string(kind) + ":" + std::string(name)},
+                             {"accessKeyId", key.access_key_id},
+                             {"retired", retired}});
+  auto committed = s.Enqueue(std::move(mutations), std::move(event));
+  lock.unlock();
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return IssuedKey{key.access_key_id, s.keys->DeriveSecret(key.access_key_id),
+                   std::string(kind) + ":" + std::string(name)};
+}
+
+// ---- runs ------------------------------------------------------------------------------------
+
+Result<Run> Broker::StartRun(const Caller& caller, const StartRunRequest& request) {
+  State& s = *state_;
+  Run run;
+  audit::Event event = s.MakeEvent("run.start", caller);
+  std::future<Result<std::int64_t>> committed;
+  {
+    std::unique_lock lock(s.mutex);
+    auto refuse = [&](Error error) -> Result<Run> {
+      lock.unlock();
+      s.AuditRefusal(caller, "run.start", error,
+                     {{"workflow", request.workflow}, {"agent", request.agent}});
+      return error;
+    };
+    // The run's initiator is authenticated, never claimed: a human starts runs on their own
+    // behalf, an agent on nobody's, and only the admin (trusted automation) may name one.
+    std::string agent = request.agent;
+    std::string on_behalf_of = request.on_behalf_of;
+    if (caller.kind == Caller::Kind::kAgent) {
+      if (agent.empty()) agent = caller.name;
+      if (agent != caller.name) {
+        return refuse(Denied("agent `" + caller.name + "` may not start a run as `" + agent + "`"));
+      }
+      if (!on_behalf_of.empty()) {
+        return refuse(
+            Denied("an agent cannot start a run on behalf of a human; the human (or "
+                   "the admin) starts it"));
+      }
+    } else if (caller.kind == Caller::Kind::kHuman) {
+      if (agent.empty()) return refuse(Invalid("`agent` is required", "agent"));
+      if (on_behalf_of.empty()) on_behalf_of = caller.name;
+      if (on_behalf_of != caller.name) {
+        return refuse(Denied("human `" + caller.name + "` may not start a run on behalf of `" +
+                             on_behalf_of + "`"));
+      }
+    } else if (caller.kind != Caller::Kind::kAdmin) {
+      return refuse(Denied("only the admin, a human or the agent itself may start a run"));
+    } else if (agent.empty()) {
+      return refuse(Invalid("`agent` is required", "agent"));
+    }
+    const Catalog& catalog = *s.catalog;
+    auto workflow = catalog.workflows.find(request.workflow);
+    if (workflow == catalog.workflows.end()) {
+      return refuse(NotFound("no workflow named " + Quote(request.workflow)));
+    }
+    auto agent_it = catalog.agents.find(agent);
+    if (agent_it == catalog.agents.end()) return refuse(NotFound("no agent named " + Quote(agent)));
+    if (agent_it->second.disabled) return refuse(Denied("agent " + Quote(agent) + " is disabled"));
+    if (!on_behalf_of.empty() && !catalog.humans.count(on_behalf_of)) {
+      return refuse(NotFound("no human named " + Quote(on_behalf_of)));
+    }
+    if (auto tags = CheckTags(request.tags); !tags.ok()) return refuse(tags.error());
+    if (request.ttl_seconds < 0) {
+      return refuse(Invalid("`ttlSeconds` must be positive", "ttlSeconds"));
+    }
+    std::int64_t ttl = request.ttl_seconds > 0 ? request.ttl_seconds
+                                               : std::min(s.options.default_run_seconds,
+                                                          workflow->second.max_run_seconds);
+    ttl = std::min({ttl, workflow->second.max_run_seconds, kMaxRunSeconds});
+    run.id = NewId("run-");
+    run.workflow = request.workflow;
+    run.agent = agent;
+    run.on_behalf_of = on_behalf_of;
+    run.tags = request.tags;
+    run.started_at = s.Now();
+    run.expires_at = run.started_at + ttl;
+    run.status = "active";
+    s.runs[run.id] = run;
+    event.run = run.id;
+    event.actor.agent = run.agent;
+    event.actor.human = run.on_behalf_of;
+    event.outcome = "ok";
+    event.details_json =
+        Dump({{"workflow", run.workflow}, {"tags", run.tags}, {"expiresAt", run.expires_at}});
+    committed = s.Enqueue({{store::Table::kRuns, run.id, EncodeRun(run)}}, std::move(event));
+  }
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return run;
+}
+
+Result<Run> Broker::GetRun(std::string_view run_id) const {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->runs.find(std::string(run_id));
+  if (it == state_->runs.end()) return NotFound("no run " + Quote(run_id));
+  return it->second;
+}
+
+namespace {
+
+// Marks `root` and every descendant revoked (exclusive lock held); appends their mutations.
+std::int64_t RevokeSubtree(
+    std::unordered_map<std::string, LiveSession>& sessions,
+    const std::unordered_map<std::string, std::vector<std::string>>& children,
+    const std::string& root, std::int64_t now, const std::string& reason,
+    std::vector<store::Mutation>& mutations) {
+  std::int64_t count = 0;
+  std::vector<std::string> stack{root};
+  while (!stack.empty()) {
+    std::string id = std::move(stack.back());
+    stack.pop_back();
+    auto it = sessions.find(id);
+    if (it == sessions.end()) continue;
+    SessionRecord& record = it->second.record;
+    if (record.status == "active" && record.expires_at > now) {
+      record.status = "revoked";
+      record.revoked_at = now;
+      record.revoke_reason = reason;
+      mutations.push_back({store::Table::kSessions, record.id, EncodeSession(record)});
+      ++count;
+    }
+    auto kids = children.find(id);
+    if (kids != children.end()) stack.insert(stack.end(), kids->second.begin(), kids->second.end());
+  }
+  return count;
+}
+
+}  // namespace
+
+Result<std::int64_t> Broker::EndRun(const Caller& caller, std::string_view run_id) {
+  State& s = *state_;
+  std::vector<store::Mutation> mutations;
+  std::int64_t revoked = 0;
+  audit::Event event = s.MakeEvent("run.end", caller);
+  std::future<Result<std::int64_t>> committed;
+  {
+    std::unique_lock lock(s.mutex);
+    auto it = s.runs.find(std::string(run_id));
+    if (it == s.runs.end()) return NotFound("no run " + Quote(run_id));
+    Run& run = it->second;
+    bool allowed = caller.kind == Caller::Kind::kAdmin ||
+                   (caller.kind == Caller::Kind::kAgent && caller.name == run.agent) ||
+                   (caller.kind == Caller::Kind::kHuman && caller.name == run.on_behalf_of);
+    if (!allowed) {
+      lock.unlock();
+      Error error = Denied(caller.Describe() + " may not end run " + Quote(run_id));
+      s.AuditRefusal(caller, "run.end", error, {{"run", std::string(run_id)}});
+      return error;
+    }
+    std::int64_t now = s.Now();
+    if (run.status == "active") {
+      run.status = "ended";
+      run.ended_at = now;
+      run.ended_by = caller.Describe();
+    }
+    mutations.push_back({store::Table::kRuns, run.id, EncodeRun(run)});
+    for (auto& [id, live] : s.sessions) {
+      if (live.record.run_id == run.id && live.record.parent_session_id.empty()) {
+        revoked += RevokeSubtree(s.sessions, s.children, id, now, "run ended", mutations);
+      }
+    }
+    event.run = run.id;
+    event.actor.agent = run.agent;
+    event.actor.human = run.on_behalf_of;
+    event.outcome = "ok";
+    event.details_json = Dump({{"revokedSessions", revoked}});
+    committed = s.Enqueue(std::move(mutations), std::move(event));
+  }
+  s.revocations.fetch_add(static_cast<std::uint64_t>(revoked), std::memory_order_relaxed);
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return revoked;
+}
+
+// ---- assume ----------------------------------------------------------------------------------
+
+Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& request) {
+  State& s = *state_;
+  json refusal_details = {{"role", request.role}, {"run", request.run_id}};
+  auto refuse = [&](Error error) -> Result<AssumeResult> {
+    s.AuditRefusal(caller, "session.assume", error, refusal_details);
+    return error;
+  };
+  if (caller.kind == Caller::Kind::kAnonymous || caller.kind == Caller::Kind::kHuman) {
+    return refuse(Denied("only an agent, a session (for delegation) or the admin may assume"));
+  }
+  if (request.role.empty()) return Invalid("`role` is required", "role");
+  if (request.duration_seconds < 0) {
+    return Invalid("`durationSeconds` must be positive", "durationSeconds");
+  }
+  if (request.run_id.empty()) return Invalid("`runId` is required", "runId");
+  if (request.policy.size() > s.options.max_session_policy_bytes) {
+    return Error(ErrorCode::kLimitExceeded,
+                 "session policy is " + std::to_string(request.policy.size()) +
+                     " bytes; the limit is " + std::to_string(s.options.max_session_policy_bytes),
+                 "policy");
+  }
+  std::optional<policy::Policy> session_policy;
+  std::string session_policy_hash;
+  if (!request.policy.empty()) {
+    auto parsed = policy::ParsePolicy(request.policy, policy::PolicyKind::kSession, "session");
+    if (!parsed.ok()) return parsed.error().WithPathPrefix("policy");
+    session_policy = *parsed;
+    session_policy_hash = crypto::Sha256Hex(request.policy);
+  }
+  XROLE_RETURN_IF_ERROR(CheckTags(request.tags));
+  if (!request.source_identity.empty()) {
+    XROLE_RETURN_IF_ERROR(CheckName(request.source_identity, "sourceIdentity", 2, 64));
+  }
+
+  std::unique_lock lock(s.mutex);
+  std::int64_t now = s.Now();
+  const Catalog& catalog = *s.catalog;
+  auto run_it = s.runs.find(request.run_id);
+  if (run_it == s.runs.end()) {
+    lock.unlock();
+    return refuse(NotFound("no run " + Quote(request.run_id)));
+  }
+  const Run& run = run_it->second;
+  if (!s.RunLive(run, now)) {
+    lock.unlock();
+    return refuse(Denied("run " + Quote(run.id) + " is not active"));
+  }
+
+  // Who asks: the run's agent, or (delegation/chaining) a live session of the run.
+  const LiveSession* parent = nullptr;
+  std::string agent_name = run.agent;
+  if (!request.parent_session_id.empty()) {
+    auto p = s.sessions.find(request.parent_session_id);
+    if (p == s.sessions.end()) {
+      lock.unlock();
+      return refuse(NotFound("no session " + Quote(request.parent_session_id)));
+    }
+    parent = &p->second;
+    std::string message;
+    if (!s.SessionProblem(*parent, now, &message).empty()) {
+      lock.unlock();
+      return refuse(Denied("parent " + message));
+    }
+    if (parent->record.run_id != run.id) {
+      lock.unlock();
+      return refuse(Denied("parent session belongs to another run"));
+    }
+    bool holds_parent = caller.kind == Caller::Kind::kAdmin ||
+                        (caller.kind == Caller::Kind::kSession && caller.name == parent->record.id);
+    if (!holds_parent) {
+      lock.unlock();
+      return refuse(Denied("delegating from a session requires that session's token"));
+    }
+    if (!request.agent.empty()) {
+      if (!catalog.agents.count(request.agent)) {
+        lock.unlock();
+        return refuse(NotFound("no agent named " + Quote(request.agent)));
+      }
+      agent_name = request.agent;
+    } else {
+      agent_name = parent->record.agent;
+    }
+  } else {
+    bool is_run_agent = (caller.kind == Caller::Kind::kAgent && caller.name == run.agent) ||
+                        caller.kind == Caller::Kind::kAdmin;
+    if (!is_run_agent) {
+      lock.unlock();
+      return refuse(Denied(caller.Describe() + " is not the agent of run " + Quote(run.id)));
+    }
+  }
+  auto agent_it = catalog.agents.find(agent_name);
+  if (agent_it == catalog.agents.end() || agent_it->second.disabled) {
+    lock.unlock();
+    return refuse(Denied("agent " + Quote(agent_name) + " is unknown or disabled"));
+  }
+  const Agent& agent = agent_it->second;
+  auto role_it = catalog.roles.find(request.role);
+  if (role_it == catalog.roles.end()) {
+    lock.unlock();
+    return refuse(NotFound("no execution role named " + Quote(request.role)));
+  }
+  const ExecutionRole& role = role_it->second;
+  const Workflow& workflow = catalog.workflows.at(run.workflow);
+  if (std::find(workflow.roles.begin(), workflow.roles.end(), role.name) == workflow.roles.end()) {
+    lock.unlock();
+    return refuse(
+        Denied("workflow " + Quote(workflow.name) + " does not list role " + Quote(role.name)));
+  }
+  bool chained = parent != nullptr && parent->record.role != role.name;
+
+  // Source identity is set once and carried down every delegation and chain.
+  std::string source_identity = request.source_identity;
+  if (parent != nullptr && !parent->record.source_identity.empty()) {
+    if (!source_identity.empty() && source_identity != parent->record.source_identity) {
+      lock.unlock();
+      return refuse(Denied("source identity is immutable: the parent session carries " +
+                           Quote(parent->record.source_identity)));
+    }
+    source_identity = parent->record.source_identity;
+  }
+  // Session tags add to the role's tags and to the tags a parent passes down; they never
+  // replace one (a caller must not relabel itself past a tag-conditioned guardrail).
+  std::map<std::string, std::string> tags = request.tags;
+  for (const auto& [k, v] : request.tags) {
+    bool from_role = role.tags.count(k) > 0;
+    bool from_parent = parent != nullptr && parent->record.tags.count(k) > 0;
+    if (from_role || from_parent) {
+      lock.unlock();
+      return refuse(Denied("session tag " + Quote(k) + " is already set by the " +
+                           (from_role ? "role" : "parent session") + " and cannot be replaced"));
+    }
+  }
+  if (parent != nullptr) {
+    for (const auto& [k, v] : parent->record.tags) tags.emplace(k, v);
+  }
+
+  // Duration: requested (or default), never beyond the role's maximum, the run's end, the
+  // parent's end, or for a chained role one hour.
+  std::int64_t requested =
+      request.duration_seconds > 0 ? request.duration_seconds : s.options.default_session_seconds;
+  if (requested < s.options.min_session_seconds) {
+    lock.unlock();
+    return Invalid(
+        "durationSeconds must be at least " + std::to_string(s.options.min_session_seconds),
+        "durationSeconds");
+  }
+  std::int64_t expires = now + std::min(requested, role.max_session_seconds);
+  expires = std::min(expires, run.expires_at);
+  if (parent != nullptr) expires = std::min(expires, parent->record.expires_at);
+  if (chained) expires = std::min(expires, now + s.options.max_chained_session_seconds);
+
+  std::string session_name =
+      request.session_name.empty() ? agent.name + "-" + run.id.substr(4, 8) : request.session_name;
+  if (auto name_ok = CheckName(session_name, "sessionName", 2, 64); !name_ok.ok()) {
+    lock.unlock();
+    return refuse(name_ok.error());
+  }
+
+  // Trust: the role's trust policy, evaluated by the engine for this caller and run.
+  {
+    policy::PolicySet trust_set;
+    trust_set.identity.push_back(s.agent_baseline);
+    trust_set.resource = role.trust.policy;
+    trust_set.scps = s.scps;
+    auto compiled = policy::Compile(trust_set);
+    if (!compiled.ok()) {
+      lock.unlock();
+      return refuse(compiled.error());
+    }
+    policy::Request trust;
+    trust.principal = chained ? parent->record.assumed_role_arn : agent.Arn();
+    trust.action = "sts:AssumeRole";
+    trust.resource = role.Arn();
+    policy::Context& c = trust.context;
+    if (chained) {
+      // The caller is the parent's role session: its principal keys describe that role
+      // (as in AWS: aws:PrincipalArn is the role's ARN, tags are the role's and the session's).
+      auto parent_role = catalog.roles.find(parent->record.role);
+      c.Set("aws:PrincipalArn", policy::ContextValue::Scalar(parent->record.role_arn));
+      if (parent_role != catalog.roles.end()) {
+        c.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(parent_role->second.account));
+        for (const auto& [k, v] : parent_role->second.tags) {
+          c.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+        }
+      }
+      for (const auto& [k, v] : parent->record.tags) {
+        c.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+      }
+      if (!parent->record.source_identity.empty()) {
+        c.Set("aws:SourceIdentity", policy::ContextValue::Scalar(parent->record.source_identity));
+      }
+    } else {
+      c.Set("aws:PrincipalArn", policy::ContextValue::Scalar(trust.principal));
+      c.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(agent.account));
+      for (const auto& [k, v] : agent.tags) {
+        c.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+      }
+    }
+    std::vector<std::string> tag_keys;
+    for (const auto& [k, v] : request.tags) {
+      c.Set("aws:RequestTag/" + k, policy::ContextValue::Scalar(v));
+      tag_keys.push_back(k);
+    }
+    if (!tag_keys.empty()) c.Set("aws:TagKeys", policy::ContextValue::List(tag_keys));
+    c.Set("sts:RoleSessionName", policy::ContextValue::Scalar(session_name));
+    if (!source_identity.empty()) {
+      c.Set("sts:SourceIdentity", policy::ContextValue::Scalar(source_identity));
+    }
+    c.Set("aws:CurrentTime", policy::ContextValue::Scalar(Iso8601(now)));
+    c.Set("aws:EpochTime", policy::ContextValue::Scalar(std::to_string(now)));
+    c.Set("xrole:Workflow", policy::ContextValue::Scalar(run.workflow));
+    c.Set("xrole:RunId", policy::ContextValue::Scalar(run.id));
+    c.Set("xrole:Agent", policy::ContextValue::Scalar(agent.name));
+    if (!agent.sponsor.empty()) {
+      c.Set("xrole:AgentSponsor", policy::ContextValue::Scalar(agent.sponsor));
+    }
+    if (!run.on_behalf_of.empty()) {
+      c.Set("xrole:OnBehalfOf", policy::ContextValue::Scalar(run.on_behalf_of));
+      auto human = catalog.humans.find(run.on_behalf_of);
+      if (human != catalog.humans.end()) {
+        for (const auto& [k, v] : human->second.tags) {
+          c.Set("xrole:HumanTag/" + k, policy::ContextValue::Scalar(v));
+        }
+      }
+    }
+    for (const auto& [k, v] : run.tags) {
+      c.Set("xrole:RunTag/" + k, policy::ContextValue::Scalar(v));
+    }
+    if (parent != nullptr) {
+      c.Set("xrole:ParentSessionId", policy::ContextValue::Scalar(parent->record.id));
+    }
+    policy::EvaluationResult decided = policy::Evaluate(**compiled, trust);
+    if (decided.decision != Decision::kAllowed) {
+      lock.unlock();
+      refusal_details["decision"] = std::string(policy::DecisionName(decided.decision));
+      refusal_details["reasons"] = ReasonsJson(decided.reasons);
+      return refuse(Denied("the trust policy of role " + Quote(role.name) + " does not allow " +
+                           Quote(trust.principal) + " to assume it (" +
+                           std::string(policy::DecisionName(decided.decision)) + ")"));
+    }
+  }
+
+  // Approval: bound to the exact role, run, requested duration and session policy.
+  std::vector<store::Mutation> mutations;
+  std::string approval_used;
+  if (role.approval_required) {
+    std::string request_hash = crypto::Sha256Hex(Dump({{"sessionName", session_name},
+                                                       {"tags", request.tags},
+                                                       {"sourceIdentity", source_identity}}));
+    if (request.approval_id.empty()) {
+      Approval approval;
+      approval.id = NewId("apr-");
+      approval.role = role.name;
+      approval.run_id = run.id;
+      approval.agent = agent.name;
+      approval.session_name = session_name;
+      approval.duration_seconds = requested;
+      approval.session_policy_hash = session_policy_hash;
+      approval.request_hash = request_hash;
+      approval.parent_session_id = request.parent_session_id;
+      approval.requested_by = caller.Describe();
+      approval.requested_at = now;
+      approval.expires_at = now + role.approval_ttl_seconds;
+      approval.status = "pending";
+      s.approvals[approval.id] = approval;
+      audit::Event event = s.MakeEvent("approval.request", caller);
+      event.run = run.id;
+      event.role = role.name;
+      event.actor.agent = agent.name;
+      event.actor.human = run.on_behalf_of;
+      event.actor.parent_session = request.parent_session_id;
+      event.policy_hash = role.hash;
+      event.outcome = "pending";
+      event.details_json = Dump({{"approvalId", approval.id},
+                                 {"durationSeconds", requested},
+                                 {"sessionPolicyHash", session_policy_hash},
+                                 {"expiresAt", approval.expires_at}});
+      auto committed = s.Enqueue(
+          {{store::Table::kApprovals, approval.id, EncodeApproval(approval)}}, std::move(event));
+      lock.unlock();
+      AssumeResult result;
+      result.pending = true;
+      result.approval_id = approval.id;
+      XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+      return result;
+    }
+    auto a = s.approvals.find(request.approval_id);
+    std::string problem;
+    if (a == s.approvals.end()) {
+      problem = "no approval " + Quote(request.approval_id);
+    } else if (a->second.status != "approved") {
+      problem = "approval " + Quote(a->second.id) + " is " + a->second.status;
+    } else if (a->second.expires_at <= now) {
+      problem = "approval " + Quote(a->second.id) + " expired";
+    } else if (a->second.role != role.name || a->second.run_id != run.id ||
+               a->second.agent != agent.name || a->second.duration_seconds != requested ||
+               a->second.session_policy_hash != session_policy_hash ||
+               a->second.request_hash != request_hash ||
+               a->second.parent_session_id != request.parent_session_id) {
+      problem = "approval " + Quote(a->second.id) +
+                " was given for a different request (role, run, agent, duration, session "
+                "policy, session name, tags and source identity must match exactly)";
+    }
+    if (!problem.empty()) {
+      lock.unlock();
+      return refuse(Denied(problem));
+    }
+    a->second.status = "used";
+    approval_used = a->second.id;
+    mutations.push_back({store::Table::kApprovals, a->second.id, EncodeApproval(a->second)});
+  }
+
+  // Issue.
+  LiveSession live;
+  SessionRecord& record = live.record;
+  record.id = NewId("ses-");
+  record.role = role.name;
+  record.role_arn = role.Arn();
+  record.assumed_role_arn =
+      "arn:aws:sts::" + role.account + ":assumed-role/" + role.name + "/" + session_name;
+  record.run_id = run.id;
+  record.agent = agent.name;
+  record.on_behalf_of = run.on_behalf_of;
+  record.session_name = session_name;
+  record.source_identity = source_identity;
+  record.session_policy = request.policy;
+  record.session_policy_hash = session_policy_hash;
+  record.tags = tags;
+  record.parent_session_id = request.parent_session_id;
+  record.chained = chained;
+  record.issued_at = now;
+  record.expires_at = expires;
+  record.access_key_id = NewAccessKeyId(true);
+  record.key_id = s.keys->signer_id();
+  record.policy_hash = crypto::Sha256Hex(role.hash + "|" + session_policy_hash);
+  record.status = "active";
+  live.session_policy = session_policy;
+  auto compiled = s.CompileFor(role, session_policy, session_policy_hash, &live.compiled_key);
+  if (!compiled.ok()) {
+    lock.unlock();
+    return refuse(compiled.error());
+  }
+  live.compiled = *compiled;
+
+  TokenClaims claims;
+  claims.key_id = record.key_id;
+  claims.session_id = record.id;
+  claims.role = record.role;
+  claims.run_id = record.run_id;
+  claims.agent = record.agent;
+  claims.access_key_id = record.access_key_id;
+  claims.policy_hash = record.policy_hash;
+  claims.issued_at = record.issued_at;
+  claims.expires_at = record.expires_at;
+  AssumeResult result;
+  result.credentials.access_key_id = record.access_key_id;
+  result.credentials.secret_access_key = s.keys->DeriveSecret(record.access_key_id);
+  result.credentials.session_token = IssueToken(claims, s.keys->signer());
+  result.credentials.expiration = record.expires_at;
+
+  audit::Event event = s.MakeEvent("session.assume", caller);
+  s.FillSessionActor(event, record);
+  event.outcome = "ok";
+  event.details_json = Dump({{"sessionName", record.session_name},
+                             {"assumedRoleArn", record.assumed_role_arn},
+                             {"expiresAt", record.expires_at},
+                             {"requestedSeconds", requested},
+                             {"sessionPolicyHash", session_policy_hash},
+                             {"tags", record.tags},
+                             {"sourceIdentity", record.source_identity},
+                             {"chained", chained},
+                             {"approvalId", approval_used},
+                             {"accessKeyId", record.access_key_id},
+                             {"keyId", record.key_id},
+                             {"roleVersion", role.hash}});
+  mutations.push_back({store::Table::kSessions, record.id, EncodeSession(record)});
+  result.session = record;
+  // The session joins the broker's state under the same lock that checked it, so a revocation
+  // or role change that follows sees it; its token is handed out only once its record is
+  // durable.
+  s.session_by_key[record.access_key_id] = record.id;
+  if (!record.parent_session_id.empty()) {
+    s.children[record.parent_session_id].push_back(record.id);
+  }
+  std::string id = record.id;
+  s.sessions.emplace(id, std::move(live));
+  auto committed = s.Enqueue(std::move(mutations), std::move(event));
+  lock.unlock();
+  XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+  s.sessions_issued.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
+Result<SessionRecord> Broker::GetSession(const Caller& caller, std::string_view id) const {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->sessions.find(std::string(id));
+  if (it == state_->sessions.end()) return NotFound("no session " + Quote(id));
+  const SessionRecord& record = it->second.record;
+  bool may = caller.kind == Caller::Kind::kAdmin ||
+             (caller.kind == Caller::Kind::kAgent && caller.name == record.agent) ||
+             (caller.kind == Caller::Kind::kSession && caller.name == record.id);
+  if (!may) return Denied(caller.Describe() + " may not read session " + Quote(id));
+  return record;
+}
+
+// ---- approvals -------------------------------------------------------------------------------
+
+std::vector<Approval> Broker::ListApprovals(const Caller& caller, bool pending_only) const {
+  std::vector<Approval> out;
+  if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) return out;
+  std::shared_lock lock(state_->mutex);
+  std::int64_t now = state_->Now();
+  for (const auto& [id, approval] : state_->approvals) {
+    Approval a = approval;
+    if (a.status == "pending" && a.expires_at <= now) a.status = "expired";
+    if (pending_only && a.status != "pending") continue;
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Approval& x, const Approval& y) { return x.requested_at < y.requested_at; });
+  return out;
+}
+
+Result<Approval> Broker::DecideApproval(const Caller& caller, std::string_view approval_id,
+                                        bool approve, std::string_view reason) {
+  State& s = *state_;
+  std::string type = approve ? "approval.approve" : "approval.deny";
+  json details = {{"approvalId", std::string(approval_id)}};
+  std::unique_lock lock(s.mutex);
+  auto refuse = [&](Error error) -> Result<Approval> {
+    lock.unlock();
+    s.AuditRefusal(caller, type, error, details);
+    return error;
+  };
+  if (caller.kind != Caller::Kind::kHuman) {
+    return refuse(Denied("only a human may decide approvals (" + caller.Describe() + " may not)"));
+  }
+  auto it = s.approvals.find(std::string(approval_id));
+  if (it == s.approvals.end()) return refuse(NotFound("no approval " + Quote(approval_id)));
+  Approval& approval = it->second;
+  std::int64_t now = s.Now();
+  if (approval.status != "pending") {
+    return refuse(Error(ErrorCode::kConflict,
+                        "approval " + Quote(approval_id) + " is already " + approval.status));
+  }
+  if (approval.expires_at <= now) {
+    return refuse(Error(ErrorCode::kExpired, "approval " + Quote(approval_id) + " expired"));
+  }
+  const Catalog& catalog = *s.catalog;
+  auto human = catalog.humans.find(caller.name);
+  if (human == catalog.humans.end() || !human->second.can_approve) {
+    return refuse(Denied("human " + Quote(caller.name) + " may not approve"));
+  }
+  auto run = s.runs.find(approval.run_id);
+  if (run != s.runs.end() && run->second.on_behalf_of == caller.name) {
+    return refuse(Denied("separation of duties: " + Quote(caller.name) + " started run " +
+                         Quote(approval.run_id)));
+  }
+  auto agent = catalog.agents.find(approval.agent);
+  if (agent != catalog.agents.end() && agent->second.sponsor == caller.name) {
+    return refuse(Denied("separation of duties: " + Quote(caller.name) + " sponsors agent " +
+                         Quote(approval.agent)));
+  }
+  approval.status = approve ? "approved" : "denied";
+  approval.decided_by = caller.name;
+  approval.decided_at = now;
+  approval.reason = std::string(reason);
+  Approval copy = approval;
+  audit::Event event = s.MakeEvent(type, caller);
+  event.run = approval.run_id;
+  event.role = approval.role;
+  event.actor.agent = approval.agent;
+  event.outcome = approval.status;
+  event.details_json = Dump({{"approvalId", approval.id}, {"reason", approval.reason}});
+  auto committed =
+      s.Enqueue({{store::Table::kApprovals, copy.id, EncodeApproval(copy)}}, std::move(event));
+  lock.unlock();
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return copy;
+}
+
+// ---- authorize -------------------------------------------------------------------------------
+
+void Broker::Authorize(AuthorizeRequest request, std::function<void(AuthorizeResult)> done) {
+  AuthorizeBatch({std::move(request)}, [done = std::move(done)](std::vector<AuthorizeResult> r) {
+    done(std::move(r.front()));
+  });
+}
+
+void Broker::AuthorizeBatch(std::vector<AuthorizeRequest> requests,
+                            std::function<void(std::vector<AuthorizeResult>)> done) {
+  State& s = *state_;
+  struct Pending {
+    std::vector<AuthorizeResult> results;
+    std::atomic<std::size_t> remaining;
+    std::function<void(std::vector<AuthorizeResult>)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->results.resize(requests.size());
+  pending->remaining = requests.size();
+  pending->done = std::move(done);
+  if (requests.empty()) {
+    pending->done({});
+    return;
+  }
+  std::vector<audit::Event> events(requests.size());
+  {
+    std::shared_lock lock(s.mutex);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      audit::Event& event = events[i];
+      event.type = "authorize";
+      event.actor.principal = "pep";
+      pending->results[i] = s.Decide(requests[i], event);
+      const AuthorizeResult& r = pending->results[i];
+      json details = {{"action", requests[i].action}, {"resource", requests[i].resource}};
+      if (!r.error_code.empty()) {
+        details["error"] = r.error;
+        details["code"] = r.error_code;
+      } else {
+        details["decision"] = std::string(policy::DecisionName(r.decision));
+        if (!r.reasons.empty()) details["reasons"] = ReasonsJson(r.reasons);
+      }
+      event.details_json = Dump(details);
+      s.CountDecision(r);
+    }
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    s.audit->Append({}, std::move(events[i]), [pending, i](Result<std::int64_t> seq) {
+      AuthorizeResult& r = pending->results[i];
+      if (seq.ok()) {
+        r.audit_id = *seq;
+      } else {
+        // Fail closed: a decision that could not be recorded is a deny.
+        r.decision = Decision::kImplicitlyDenied;
+        r.reasons.clear();
+        r.error_code = "audit_unavailable";
+        r.error = seq.error().message();
+      }
+      if (pending->remaining.fetch_sub(1) == 1) pending->done(std::move(pending->results));
+    });
+  }
+}
+
+AuthorizeResult Broker::AuthorizeAndWait(AuthorizeRequest request) {
+  std::promise<AuthorizeResult> promise;
+  auto future = promise.get_future();
+  Authorize(std::move(request), [&promise](AuthorizeResult r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+// ---- revocation ------------------------------------------------------------------------------
+
+Result<std::int64_t> Broker::Revoke(const Caller& caller, const RevokeRequest& request) {
+  State& s = *state_;
+  int given = !request.session_id.empty() + !request.run_id.empty() + !request.agent.empty() +
+              !request.role.empty();
+  if (given != 1) {
+    return Invalid("give exactly one of `sessionId`, `runId`, `agent`, `role`");
+  }
+  json details = {{"sessionId", request.session_id},
+                  {"runId", request.run_id},
+                  {"agent", request.agent},
+                  {"role", request.role},
+                  {"reason", request.reason}};
+  std::vector<store::Mutation> mutations;
+  std::int64_t revoked = 0;
+  audit::Event event = s.MakeEvent("revoke", caller);
+  std::future<Result<std::int64_t>> committed;
+  {
+    std::unique_lock lock(s.mutex);
+    auto refuse = [&](Error error) -> Result<std::int64_t> {
+      lock.unlock();
+      s.AuditRefusal(caller, "revoke", error, details);
+      return error;
+    };
+    std::int64_t now = s.Now();
+    std::string reason =
+        request.reason.empty() ? "revoked by " + caller.Describe() : request.reason;
+    bool admin = caller.kind == Caller::Kind::kAdmin;
+    if (!request.session_id.empty()) {
+      auto it = s.sessions.find(request.session_id);
+      if (it == s.sessions.end())
+        return refuse(NotFound("no session " + Quote(request.session_id)));
+      bool own = (caller.kind == Caller::Kind::kAgent && caller.name == it->second.record.agent) ||
+                 (caller.kind == Caller::Kind::kSession && caller.name == request.session_id);
+      if (!admin && !own) {
+        return refuse(
+            Denied(caller.Describe() + " may not revoke session " + Quote(request.session_id)));
+      }
+      s.FillSessionActor(event, it->second.record);
+      revoked = RevokeSubtree(s.sessions, s.children, request.session_id, now, reason, mutations);
+    } else if (!request.run_id.empty()) {
+      auto run = s.runs.find(request.run_id);
+      if (run == s.runs.end()) return refuse(NotFound("no run " + Quote(request.run_id)));
+      bool own = caller.kind == Caller::Kind::kAgent && caller.name == run->second.agent;
+      if (!admin && !own) {
+        return refuse(Denied(caller.Describe() + " may not revoke run " + Quote(request.run_id)));
+      }
+      if (run->second.status == "active") {
+        run->second.status = "revoked";
+        run->second.ended_at = now;
+        run->second.ended_by = caller.Describe();
+        mutations.push_back({store::Table::kRuns, run->second.id, EncodeRun(run->second)});
+      }
+      event.run = request.run_id;
+      for (auto& [id, live] : s.sessions) {
+        if (live.record.run_id == request.run_id) {
+          revoked += RevokeSubtree(s.sessions, s.children, id, now, reason, mutations);
+        }
+      }
+    } else {
+      if (!admin) return refuse(Denied("only the admin may revoke by agent or role"));
+      bool by_agent = !request.agent.empty();
+      if (by_agent && !s.catalog->agents.count(request.agent)) {
+        return refuse(NotFound("no agent named " + Quote(request.agent)));
+      }
+      if (!by_agent && !s.catalog->roles.count(request.role)) {
+        return refuse(NotFound("no execution role named " + Quote(request.role)));
+      }
+      for (auto& [id, live] : s.sessions) {
+        bool match =
+            by_agent ? live.record.agent == request.agent : live.record.role == request.role;
+        if (match) revoked += RevokeSubtree(s.sessions, s.children, id, now, reason, mutations);
+      }
+      event.actor.agent = request.agent;
+      event.role = request.role;
+    }
+    event.outcome = "ok";
+    details["revokedSessions"] = revoked;
+    event.details_json = Dump(details);
+    committed = s.Enqueue(std::move(mutations), std::move(event));
+  }
+  s.revocations.fetch_add(static_cast<std::uint64_t>(revoked), std::memory_order_relaxed);
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return revoked;
+}
+
+// ---- keys and audit --------------------------------------------------------------------------
+
+std::vector<PublicKeyInfo> Broker::PublicKeys() const { return state_->keys->PublicKeys(); }
+
+Result<std::string> Broker::RotateSigningKey(const Caller& caller) {
+  State& s = *state_;
+  if (caller.kind != Caller::Kind::kAdmin) {
+    Error error = Denied("only the admin may rotate signing keys");
+    s.AuditRefusal(caller, "keys.rotate", error);
+    return error;
+  }
+  std::unique_lock lock(s.mutex);
+  std::string previous = s.keys->signer_id();
+  XROLE_ASSIGN_OR_RETURN(std::string key_id, s.keys->Rotate());
+  s.audit->SetSigner(&s.keys->signer(), key_id);
+  std::vector<store::Mutation> mutations;
+  for (const auto& key : s.keys->PublicKeys()) {
+    mutations.push_back({store::Table::kSigningKeys, key.key_id,
+                         Dump({{"id", key.key_id},
+                               {"publicKey", crypto::Base64Encode(key.public_key)},
+                               {"status", key.active ? "active" : "retired"}})});
+  }
+  audit::Event event = s.MakeEvent("keys.rotate", caller);
+  event.outcome = "ok";
+  event.details_json = Dump({{"previousKey", previous}, {"newKey", key_id}});
+  // Held across the key file write: assume reads the signer and its id under this lock, so
+  // a token's kid always names the key that signed it.
+  auto committed = s.Enqueue(std::move(mutations), std::move(event));
+  lock.unlock();
+  XROLE_RETURN_IF_ERROR(committed.get());
+  return key_id;
+}
+
+Result<std::vector<store::AuditRow>> Broker::ReadAudit(const Caller& caller, std::int64_t after,
+                                                       std::size_t limit) {
+  if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
+    return Denied("only the admin or a human may read the audit log");
+  }
+  return state_->store->ReadAudit(after, limit);
+}
+
+Result<audit::VerifyReport> Broker::VerifyAudit(const Caller& caller) {
+  if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
+    return Denied("only the admin or a human may verify the audit log");
+  }
+  XROLE_ASSIGN_OR_RETURN(auto rows, state_->store->ReadAudit(0, 0));
+  XROLE_ASSIGN_OR_RETURN(auto checkpoints, state_->store->ReadCheckpoints());
+  audit::PublicKeys keys;
+  for (const auto& key : state_->keys->PublicKeys()) keys[key.key_id] = key.public_key;
+  return audit::Verify(rows, checkpoints, keys);
+}
+
+std::string Broker::Metrics() const {
+  const State& s = *state_;
+  std::ostringstream out;
+  auto counter = [&out](std::string_view name, std::string_view help, std::string_view labels,
+                        std::uint64_t value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+        << name << labels << ' ' << value << '\n';
+  };
+  out << "# HELP xrole_decisions_total Authorization decisions by outcome.\n"
+         "# TYPE xrole_decisions_total counter\n";
+  out << "xrole_decisions_total{decision=\"Allowed\"} " << s.decisions_allowed.load() << '\n';
+  out << "xrole_decisions_total{decision=\"ExplicitlyDenied\"} " << s.decisions_explicit_deny.load()
+      << '\n';
+  out << "xrole_decisions_total{decision=\"ImplicitlyDenied\"} " << s.decisions_implicit_deny.load()
+      << '\n';
+  out << "xrole_decisions_total{decision=\"Rejected\"} " << s.decisions_rejected.load() << '\n';
+  counter("xrole_sessions_issued_total", "Role sessions issued.", "", s.sessions_issued.load());
+  counter("xrole_sessions_revoked_total", "Role sessions revoked.", "", s.revocations.load());
+  counter("xrole_auth_failures_total", "Rejected API credentials.", "", s.auth_failures.load());
+  out << "# HELP xrole_audit_last_seq Sequence number of the last audit record.\n"
+         "# TYPE xrole_audit_last_seq gauge\nxrole_audit_last_seq "
+      << s.audit->last_seq() << '\n';
+  std::shared_lock lock(s.mutex);
+  std::int64_t now = s.Now();
+  std::size_t live = 0;
+  for (const auto& [id, session] : s.sessions) {
+    if (session.record.status == "active" && session.record.expires_at > now) ++live;
+  }
+  out << "# HELP xrole_sessions_live Sessions neither revoked nor expired.\n"
+         "# TYPE xrole_sessions_live gauge\nxrole_sessions_live "
+      << live << '\n';
+  return out.str();
+}
+
+}  // namespace xrole::session

@@ -1,0 +1,267 @@
+// broker.h: the execution-role broker. It holds the working state in memory (catalog of roles
+// as code, runs, sessions, approvals, access keys), decides every request against it, and
+// writes every change through the audit log to the store before the caller is answered (see
+// audit/audit.h): a result delivered by any method below is durable and audited.
+//
+// Threading: every method may be called from any thread. Reads (Authorize, lookups) take a
+// shared lock; changes take an exclusive lock only for the in-memory update and never while
+// waiting for the disk. Blocking methods wait for their audit record; Authorize and
+// AuthorizeBatch answer through a callback after their records are durable, so an event loop
+// never blocks on them.
+//
+// Security contract: a token or access key is verified (signature, expiry, revocation of the
+// session, its run and every ancestor) before any policy is read; any error while deciding is
+// a deny, audited; context keys that describe the principal are supplied by the broker and
+// override the caller's; secrets are never stored (see keyring.h) nor audited.
+#ifndef XROLE_SESSION_BROKER_H_
+#define XROLE_SESSION_BROKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/audit.h"
+#include "session/keyring.h"
+#include "session/objects.h"
+#include "store/store.h"
+#include "xrole/policy.h"
+#include "xrole/status.h"
+
+namespace xrole::session {
+
+// The authenticated caller of an API operation.
+struct Caller {
+  enum class Kind { kAnonymous, kAdmin, kAgent, kHuman, kSession };
+  Kind kind = Kind::kAnonymous;
+  std::string name;   // agent or human name; session id for kSession
+  std::string agent;  // for kSession: the agent holding the session
+
+  static Caller Admin() { return {Kind::kAdmin, "admin", ""}; }
+  static Caller OfAgent(std::string name) { return {Kind::kAgent, name, name}; }
+  static Caller OfHuman(std::string name) { return {Kind::kHuman, std::move(name), ""}; }
+  std::string Describe() const;  // "admin", "agent:NAME", "human:NAME", "session:ID"
+};
+
+struct BrokerOptions {
+  std::int64_t default_session_seconds = 900;
+  std::int64_t min_session_seconds = 60;
+  std::int64_t max_chained_session_seconds = 3600;  // role chaining cap, as in AWS
+  std::int64_t default_run_seconds = 3600;
+  std::size_t max_session_policy_bytes = 10240;
+  audit::AuditLogOptions audit;
+  // Epoch seconds; injectable so tests can move time.
+  std::function<std::int64_t()> now;
+};
+
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  std::int64_t expiration = 0;  // epoch seconds
+};
+
+struct Run {
+  std::string id;
+  std::string workflow;
+  std::string agent;
+  std::string on_behalf_of;  // human who started it ("" when the agent acts on its own)
+  std::map<std::string, std::string> tags;
+  std::int64_t started_at = 0;
+  std::int64_t expires_at = 0;
+  std::int64_t ended_at = 0;
+  std::string status;  // "active", "ended", "revoked"
+  std::string ended_by;
+};
+
+struct SessionRecord {
+  std::string id;
+  std::string role;
+  std::string role_arn;
+  std::string assumed_role_arn;
+  std::string run_id;
+  std::string agent;
+  std::string on_behalf_of;
+  std::string session_name;
+  std::string source_identity;
+  std::string session_policy;       // JSON text, "" when none
+  std::string session_policy_hash;  // "" when none
+  std::map<std::string, std::string> tags;
+  std::string parent_session_id;
+  bool chained = false;  // assumed from a parent session of another role
+  std::int64_t issued_at = 0;
+  std::int64_t expires_at = 0;
+  std::string access_key_id;
+  std::string key_id;
+  std::string policy_hash;  // role version + session policy at issue
+  std::string status;       // "active", "revoked"
+  std::int64_t revoked_at = 0;
+  std::string revoke_reason;
+};
+
+struct Approval {
+  std::string id;
+  std::string role;
+  std::string run_id;
+  std::string agent;
+  std::string session_name;
+  std::int64_t duration_seconds = 0;
+  std::string session_policy_hash;
+  // SHA-256 of the requested session name, tags and source identity: redeeming with any other
+  // value of them is refused (an approver approves exactly what was shown).
+  std::string request_hash;
+  std::string parent_session_id;
+  std::string requested_by;
+  std::int64_t requested_at = 0;
+  std::int64_t expires_at = 0;
+  std::string status;  // "pending", "approved", "denied", "used", "expired"
+  std::string decided_by;
+  std::int64_t decided_at = 0;
+  std::string reason;
+};
+
+struct ApplyResult {
+  struct Change {
+    std::string object;  // "ExecutionRole/deployer"
+    std::string action;  // "created", "updated", "unchanged", "deleted"
+  };
+  std::vector<Change> changes;
+  bool dry_run = false;
+  std::int64_t audit_id = 0;
+};
+
+struct StartRunRequest {
+  std::string workflow;
+  std::string agent;
+  std::string on_behalf_of;
+  std::int64_t ttl_seconds = 0;  // 0: default
+  std::map<std::string, std::string> tags;
+};
+
+struct AssumeRequest {
+  std::string role;
+  std::string run_id;
+  std::string session_name;
+  std::int64_t duration_seconds = 0;  // 0: default
+  std::string policy;                 // session policy JSON, "" for none
+  std::map<std::string, std::string> tags;
+  std::string source_identity;
+  std::string parent_session_id;  // delegation (same role) or chaining (another role)
+  std::string agent;              // sub-agent for a delegated session ("" = the caller)
+  std::string approval_id;        // redeem an approved request
+};
+
+struct AssumeResult {
+  bool pending = false;  // approval required: approval_id is set, nothing else
+  std::string approval_id;
+  SessionRecord session;
+  Credentials credentials;
+  std::int64_t audit_id = 0;
+};
+
+struct AuthorizeRequest {
+  std::string session_token;  // either this ...
+  std::string access_key_id;  // ... or a session's access key id
+  std::string action;
+  std::string resource;
+  policy::Context context;  // caller-supplied request context
+  bool explain = false;
+};
+
+struct AuthorizeResult {
+  policy::Decision decision = policy::Decision::kImplicitlyDenied;
+  std::vector<policy::Reason> reasons;
+  std::vector<std::string> explanation;
+  std::string session_id;
+  std::string error;          // why it was denied without evaluation ("" when evaluated)
+  std::string error_code;     // "invalid_token", "expired_token", "revoked", ...
+  std::int64_t audit_id = 0;  // 0 only when the audit log failed (then always a deny)
+};
+
+struct RevokeRequest {
+  std::string session_id;
+  std::string run_id;
+  std::string agent;
+  std::string role;
+  std::string reason;
+};
+
+struct IssuedKey {
+  std::string access_key_id;
+  std::string secret_access_key;  // shown once
+  std::string principal;          // "agent:NAME" / "human:NAME"
+};
+
+class Broker {
+ public:
+  // Opens the key ring under `data_dir`, loads state from `store`, and starts the audit log.
+  static Result<std::unique_ptr<Broker>> Open(const std::string& data_dir,
+                                              std::unique_ptr<store::Store> store,
+                                              BrokerOptions options = {});
+  ~Broker();
+
+  // ---- authentication of API callers ----
+  // `Authorization` header value: "Bearer <admin token>", "Bearer AKID:SECRET" (agent or human
+  // key), or "Bearer <session token>". Failures are audited.
+  Result<Caller> Authenticate(std::string_view authorization_header);
+
+  // ---- roles as code ----
+  Result<ApplyResult> Apply(const Caller& caller, const std::vector<ObjectDocument>& documents,
+                            const std::vector<std::string>& deletions, bool dry_run);
+  std::shared_ptr<const Catalog> catalog() const;
+
+  // ---- principals' credentials ----
+  Result<IssuedKey> IssueKey(const Caller& caller, std::string_view kind, std::string_view name,
+                             bool rotate);
+
+  // ---- runs and sessions ----
+  Result<Run> StartRun(const Caller& caller, const StartRunRequest& request);
+  Result<std::int64_t> EndRun(const Caller& caller, std::string_view run_id);  // sessions revoked
+  Result<Run> GetRun(std::string_view run_id) const;
+  Result<AssumeResult> Assume(const Caller& caller, const AssumeRequest& request);
+  Result<SessionRecord> GetSession(const Caller& caller, std::string_view session_id) const;
+
+  // ---- approvals ----
+  std::vector<Approval> ListApprovals(const Caller& caller, bool pending_only) const;
+  Result<Approval> DecideApproval(const Caller& caller, std::string_view approval_id, bool approve,
+                                  std::string_view reason);
+
+  // ---- decisions ----
+  void Authorize(AuthorizeRequest request, std::function<void(AuthorizeResult)> done);
+  void AuthorizeBatch(std::vector<AuthorizeRequest> requests,
+                      std::function<void(std::vector<AuthorizeResult>)> done);
+  AuthorizeResult AuthorizeAndWait(AuthorizeRequest request);
+
+  // ---- revocation ----
+  Result<std::int64_t> Revoke(const Caller& caller, const RevokeRequest& request);
+
+  // ---- keys and audit ----
+  std::vector<PublicKeyInfo> PublicKeys() const;
+  Result<std::string> RotateSigningKey(const Caller& caller);
+  Result<std::vector<store::AuditRow>> ReadAudit(const Caller& caller, std::int64_t after,
+                                                 std::size_t limit);
+  Result<audit::VerifyReport> VerifyAudit(const Caller& caller);
+
+  // Prometheus text exposition.
+  std::string Metrics() const;
+  bool healthy() const;
+  const std::string& admin_token() const;
+
+ private:
+  struct State;
+  Broker();
+  std::unique_ptr<State> state_;
+};
+
+// Maps an error code to its HTTP status (400, 401, 403, 404, 409, 413, 503, 500).
+int HttpStatusFor(ErrorCode code);
+
+}  // namespace xrole::session
+
+#endif  // XROLE_SESSION_BROKER_H_

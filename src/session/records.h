@@ -1,0 +1,34 @@
+// records.h: the stored JSON form of the broker's records (runs, sessions, approvals, access
+// keys). Documents use camelCase member names; the store's generated columns read some of
+// them ($.runId, $.agent, $.role, $.status, $.expiresAt). Decoding is strict about types and
+// tolerant of unknown members (written by newer versions).
+#ifndef XROLE_SESSION_RECORDS_H_
+#define XROLE_SESSION_RECORDS_H_
+
+#include <string>
+
+#include "session/broker.h"
+#include "xrole/status.h"
+
+namespace xrole::session {
+
+struct AccessKeyRecord {
+  std::string access_key_id;
+  std::string principal_kind;  // "agent" or "human"
+  std::string principal;       // name
+  std::int64_t created_at = 0;
+  std::string status;  // "active", "inactive"
+};
+
+std::string EncodeRun(const Run& run);
+Result<Run> DecodeRun(std::string_view json);
+std::string EncodeSession(const SessionRecord& session);
+Result<SessionRecord> DecodeSession(std::string_view json);
+std::string EncodeApproval(const Approval& approval);
+Result<Approval> DecodeApproval(std::string_view json);
+std::string EncodeAccessKey(const AccessKeyRecord& key);
+Result<AccessKeyRecord> DecodeAccessKey(std::string_view json);
+
+}  // namespace xrole::session
+
+#endif  // XROLE_SESSION_RECORDS_H_

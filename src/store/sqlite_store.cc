@@ -1,0 +1,399 @@
+// The SQLite backend of Store. One write connection (WAL, BEGIN IMMEDIATE per batch, prepared
+// statements kept for the life of the store) guarded by its own mutex, and one read connection
+// guarded by another: WAL readers see the last committed snapshot and never wait for a writer.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "store/migrations.h"
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace xrole::store {
+namespace {
+
+constexpr std::array kTables = {Table::kObjects,   Table::kRuns,       Table::kSessions,
+                                Table::kApprovals, Table::kAccessKeys, Table::kSigningKeys,
+                                Table::kMeta};
+constexpr std::size_t kTableCount = kTables.size();
+
+constexpr bool TablesAreInEnumOrder() {
+  for (std::size_t i = 0; i < kTableCount; ++i) {
+    if (static_cast<std::size_t>(kTables[i]) != i) return false;
+  }
+  return true;
+}
+static_assert(TablesAreInEnumOrder(), "kTables[i] must be the Table whose value is i");
+
+// Index of `table` in kTables, or kTableCount for a value outside the enum.
+std::size_t TableIndex(Table table) {
+  auto index = static_cast<std::size_t>(table);
+  return index < kTableCount ? index : kTableCount;
+}
+
+std::string Quoted(std::string_view text) { return "`" + std::string(text) + "`"; }
+
+// Creates the file with owner-only permissions before SQLite does (SQLite would use 0644 less
+// the umask); SQLite gives its -wal and -shm files the database file's permissions.
+Status CreateOwnerOnly(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Error(ErrorCode::kUnavailable, std::strerror(errno));
+  ::close(fd);
+  return OkStatus();
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, bool full_sync)
+      : path_(std::move(path)),
+        // Debian's SQLite reads a name starting with "file:" as a URI; "./" keeps it a name.
+        file_name_(path_.starts_with("file:") ? "./" + path_ : path_),
+        full_sync_(full_sync) {}
+
+  Status Open();
+
+  Status Commit(const Batch& batch) override;
+  Result<std::vector<Entity>> LoadTable(Table table) override;
+  Result<std::optional<std::string>> Get(Table table, std::string_view id) override;
+  Result<std::vector<AuditRow>> ReadAudit(std::int64_t after_seq, std::size_t limit) override;
+  Result<std::optional<AuditRow>> LastAudit() override;
+  Result<std::vector<CheckpointRow>> ReadCheckpoints() override;
+  std::string Describe() const override {
+    return "sqlite:" + path_ + (full_sync_ ? "?sync=full" : "");
+  }
+
+ private:
+  // Statements of the write connection (declared after it, so destroyed before it).
+  struct Writer {
+    sqlite::Connection connection;
+    sqlite::Statement begin, commit, rollback;
+    std::array<sqlite::Statement, kTableCount> upsert, remove;
+    sqlite::Statement insert_audit, insert_checkpoint;
+  };
+  struct Reader {
+    sqlite::Connection connection;
+    std::array<sqlite::Statement, kTableCount> load, get;
+    sqlite::Statement read_audit, last_audit, read_checkpoints;
+  };
+
+  // "sqlite store `PATH`: OPERATION: message".
+  Error Failure(const Error& error, std::string_view operation) const {
+    return error.WithContext("sqlite store " + Quoted(path_) + ": " + std::string(operation));
+  }
+  Status Configure(sqlite::Connection& connection, bool writer);
+  Status PrepareWriter();
+  Status PrepareReader();
+  Status ApplyBatch(const Batch& batch);
+  Status ApplyMutation(const Mutation& mutation);
+  Status InsertAudit(const AuditRow& row);
+  Status InsertCheckpoint(const CheckpointRow& row);
+
+  const std::string path_;       // as given, for messages
+  const std::string file_name_;  // as passed to SQLite
+  const bool full_sync_;
+  std::mutex write_mutex_;
+  Writer writer_;
+  std::mutex read_mutex_;
+  Reader reader_;
+};
+
+Status SqliteStore::Configure(sqlite::Connection& connection, bool writer) {
+  // Set first, so that the pragmas below wait for a lock held by another process.
+  XROLE_RETURN_IF_ERROR(connection.Exec("PRAGMA busy_timeout = 5000"));
+  if (writer) {
+    XROLE_ASSIGN_OR_RETURN(std::string mode, connection.QueryText("PRAGMA journal_mode = WAL"));
+    if (mode != "wal") {
+      return Error(
+          ErrorCode::kUnavailable,
+          "cannot switch to write-ahead logging (journal mode stays " + Quoted(mode) + ")");
+    }
+    // A WAL file that grew during a burst is truncated back to this size after a checkpoint.
+    XROLE_RETURN_IF_ERROR(connection.Exec("PRAGMA journal_size_limit = 67108864"));
+  }
+  // NORMAL in WAL mode: a commit is in the WAL (the OS page cache) when it returns, which
+  // survives the process dying; FULL also fsyncs the WAL on every commit (power loss).
+  XROLE_RETURN_IF_ERROR(
+      connection.Exec(full_sync_ ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+  XROLE_RETURN_IF_ERROR(connection.Exec("PRAGMA foreign_keys = ON"));
+  if (!writer) XROLE_RETURN_IF_ERROR(connection.Exec("PRAGMA query_only = ON"));
+  return OkStatus();
+}
+
+Status SqliteStore::PrepareWriter() {
+  sqlite::Connection& db = writer_.connection;
+  XROLE_ASSIGN_OR_RETURN(writer_.begin, db.Prepare("BEGIN IMMEDIATE"));
+  XROLE_ASSIGN_OR_RETURN(writer_.commit, db.Prepare("COMMIT"));
+  XROLE_ASSIGN_OR_RETURN(writer_.rollback, db.Prepare("ROLLBACK"));
+  for (std::size_t i = 0; i < kTableCount; ++i) {
+    std::string name(TableName(kTables[i]));
+    // The WHERE inserts nothing for invalid JSON, which ApplyMutation reports: the generated
+    // columns would otherwise fail first with a bare "malformed JSON".
+    XROLE_ASSIGN_OR_RETURN(writer_.upsert[i],
+                           db.Prepare("INSERT INTO " + name +
+                                      " (id, doc) SELECT ?1, ?2 WHERE json_valid(?2) "
+                                      "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc"));
+    XROLE_ASSIGN_OR_RETURN(writer_.remove[i], db.Prepare("DELETE FROM " + name + " WHERE id = ?1"));
+  }
+  XROLE_ASSIGN_OR_RETURN(writer_.insert_audit,
+                         db.Prepare("INSERT INTO audit_log (seq, time_ms, type, body, prev_hash, "
+                                    "hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  XROLE_ASSIGN_OR_RETURN(writer_.insert_checkpoint,
+                         db.Prepare("INSERT INTO audit_checkpoints (seq, hash, time_ms, key_id, "
+                                    "signature) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  return OkStatus();
+}
+
+Status SqliteStore::PrepareReader() {
+  sqlite::Connection& db = reader_.connection;
+  for (std::size_t i = 0; i < kTableCount; ++i) {
+    std::string name(TableName(kTables[i]));
+    XROLE_ASSIGN_OR_RETURN(reader_.load[i],
+                           db.Prepare("SELECT id, doc FROM " + name + " ORDER BY id"));
+    XROLE_ASSIGN_OR_RETURN(reader_.get[i],
+                           db.Prepare("SELECT doc FROM " + name + " WHERE id = ?1"));
+  }
+  constexpr std::string_view kAuditColumns =
+      "SELECT seq, time_ms, type, body, prev_hash, hash FROM audit_log ";
+  XROLE_ASSIGN_OR_RETURN(reader_.read_audit, db.Prepare(std::string(kAuditColumns) +
+                                                        "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+  XROLE_ASSIGN_OR_RETURN(reader_.last_audit,
+                         db.Prepare(std::string(kAuditColumns) + "ORDER BY seq DESC LIMIT 1"));
+  XROLE_ASSIGN_OR_RETURN(reader_.read_checkpoints,
+                         db.Prepare("SELECT seq, hash, time_ms, key_id, signature "
+                                    "FROM audit_checkpoints ORDER BY seq"));
+  return OkStatus();
+}
+
+Status SqliteStore::Open() {
+  if (auto created = CreateOwnerOnly(file_name_); !created.ok()) {
+    return Failure(created.error(), "create");
+  }
+  auto writer = sqlite::Connection::Open(file_name_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!writer.ok()) return Failure(writer.error(), "open");
+  writer_.connection = std::move(writer).value();
+  if (auto configured = Configure(writer_.connection, /*writer=*/true); !configured.ok()) {
+    return Failure(configured.error(), "configure");
+  }
+  if (auto migrated = MigrateSqlite(writer_.connection); !migrated.ok()) {
+    return Failure(migrated.error(), "migrate");
+  }
+  if (auto prepared = PrepareWriter(); !prepared.ok()) return Failure(prepared.error(), "prepare");
+
+  auto reader = sqlite::Connection::Open(file_name_, SQLITE_OPEN_READWRITE);
+  if (!reader.ok()) return Failure(reader.error(), "open for reading");
+  reader_.connection = std::move(reader).value();
+  if (auto configured = Configure(reader_.connection, /*writer=*/false); !configured.ok()) {
+    return Failure(configured.error(), "configure for reading");
+  }
+  if (auto prepared = PrepareReader(); !prepared.ok()) return Failure(prepared.error(), "prepare");
+  return OkStatus();
+}
+
+Status SqliteStore::ApplyMutation(const Mutation& mutation) {
+  auto what = [&] {
+    return (mutation.doc ? "upsert " : "delete ") +
+           Quoted(std::string(TableName(mutation.table)) + "/" + mutation.id);
+  };
+  std::size_t index = TableIndex(mutation.table);
+  if (index == kTableCount) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown table " + std::to_string(static_cast<int>(mutation.table)));
+  }
+  if (mutation.id.empty()) return Error(ErrorCode::kInvalidArgument, what() + ": empty id");
+  auto run = [&]() -> Status {
+    if (mutation.doc) {
+      sqlite::Statement& upsert = writer_.upsert[index];
+      XROLE_RETURN_IF_ERROR(upsert.BindText(1, mutation.id));
+      XROLE_RETURN_IF_ERROR(upsert.BindText(2, *mutation.doc));
+      XROLE_RETURN_IF_ERROR(upsert.Run());
+      if (writer_.connection.Changes() == 0) {
+        return Error(ErrorCode::kInvalidArgument, "document is not valid JSON");
+      }
+      return OkStatus();
+    }
+    sqlite::Statement& remove = writer_.remove[index];
+    XROLE_RETURN_IF_ERROR(remove.BindText(1, mutation.id));
+    return remove.Run();
+  };
+  if (Status done = run(); !done.ok()) return done.error().WithContext(what());
+  return OkStatus();
+}
+
+Status SqliteStore::InsertAudit(const AuditRow& row) {
+  auto what = [&] { return "insert audit row " + std::to_string(row.seq); };
+  if (row.seq < 1) return Error(ErrorCode::kInvalidArgument, what() + ": seq must be at least 1");
+  sqlite::Statement& insert = writer_.insert_audit;
+  auto run = [&]() -> Status {
+    XROLE_RETURN_IF_ERROR(insert.BindInt64(1, row.seq));
+    XROLE_RETURN_IF_ERROR(insert.BindInt64(2, row.time_ms));
+    XROLE_RETURN_IF_ERROR(insert.BindText(3, row.type));
+    XROLE_RETURN_IF_ERROR(insert.BindText(4, row.body));
+    XROLE_RETURN_IF_ERROR(insert.BindText(5, row.prev_hash));
+    XROLE_RETURN_IF_ERROR(insert.BindText(6, row.hash));
+    return insert.Run();
+  };
+  if (Status done = run(); !done.ok()) return done.error().WithContext(what());
+  return OkStatus();
+}
+
+Status SqliteStore::InsertCheckpoint(const CheckpointRow& row) {
+  sqlite::Statement& insert = writer_.insert_checkpoint;
+  auto run = [&]() -> Status {
+    XROLE_RETURN_IF_ERROR(insert.BindInt64(1, row.seq));
+    XROLE_RETURN_IF_ERROR(insert.BindText(2, row.hash));
+    XROLE_RETURN_IF_ERROR(insert.BindInt64(3, row.time_ms));
+    XROLE_RETURN_IF_ERROR(insert.BindText(4, row.key_id));
+    XROLE_RETURN_IF_ERROR(insert.BindText(5, row.signature));
+    return insert.Run();
+  };
+  if (Status done = run(); !done.ok()) {
+    return done.error().WithContext("insert checkpoint " + std::to_string(row.seq));
+  }
+  return OkStatus();
+}
+
+Status SqliteStore::ApplyBatch(const Batch& batch) {
+  for (const Mutation& mutation : batch.mutations) XROLE_RETURN_IF_ERROR(ApplyMutation(mutation));
+  for (const AuditRow& row : batch.audit) XROLE_RETURN_IF_ERROR(InsertAudit(row));
+  for (const CheckpointRow& row : batch.checkpoints) XROLE_RETURN_IF_ERROR(InsertCheckpoint(row));
+  return OkStatus();
+}
+
+Status SqliteStore::Commit(const Batch& batch) {
+  if (batch.empty()) return OkStatus();
+  std::lock_guard lock(write_mutex_);
+  if (auto begun = writer_.begin.Run(); !begun.ok()) return Failure(begun.error(), "commit: begin");
+  Status applied = ApplyBatch(batch);
+  if (applied.ok()) {
+    applied = writer_.commit.Run();
+    if (applied.ok()) return OkStatus();
+    applied = applied.error().WithContext("commit");
+  }
+  // Leaves no transaction open, whatever failed (a failed COMMIT may keep it open).
+  if (writer_.connection.InTransaction()) (void)writer_.rollback.Run();
+  return Failure(applied.error(), "commit");
+}
+
+Result<std::vector<Entity>> SqliteStore::LoadTable(Table table) {
+  std::size_t index = TableIndex(table);
+  if (index == kTableCount) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown table " + std::to_string(static_cast<int>(table)));
+  }
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement& load = reader_.load[index];
+  sqlite::ResetOnExit reset(load);
+  std::vector<Entity> entities;
+  while (true) {
+    auto row = load.Step();
+    if (!row.ok()) return Failure(row.error(), "load " + Quoted(TableName(table)));
+    if (!*row) return entities;
+    entities.push_back(Entity{load.ColumnText(0), load.ColumnText(1)});
+  }
+}
+
+Result<std::optional<std::string>> SqliteStore::Get(Table table, std::string_view id) {
+  std::size_t index = TableIndex(table);
+  if (index == kTableCount) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown table " + std::to_string(static_cast<int>(table)));
+  }
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement& get = reader_.get[index];
+  sqlite::ResetOnExit reset(get);
+  auto what = [&] {
+    return "get " + Quoted(std::string(TableName(table)) + "/" + std::string(id));
+  };
+  if (auto bound = get.BindText(1, id); !bound.ok()) return Failure(bound.error(), what());
+  auto row = get.Step();
+  if (!row.ok()) return Failure(row.error(), what());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(get.ColumnText(0));
+}
+
+AuditRow ReadAuditRow(const sqlite::Statement& statement) {
+  AuditRow row;
+  row.seq = statement.ColumnInt64(0);
+  row.time_ms = statement.ColumnInt64(1);
+  row.type = statement.ColumnText(2);
+  row.body = statement.ColumnText(3);
+  row.prev_hash = statement.ColumnText(4);
+  row.hash = statement.ColumnText(5);
+  return row;
+}
+
+Result<std::vector<AuditRow>> SqliteStore::ReadAudit(std::int64_t after_seq, std::size_t limit) {
+  // SQLite reads a negative LIMIT as no limit.
+  std::int64_t sql_limit = -1;
+  if (limit != 0 && limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+    sql_limit = static_cast<std::int64_t>(limit);
+  }
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement& read = reader_.read_audit;
+  sqlite::ResetOnExit reset(read);
+  std::string what = "read audit after " + std::to_string(after_seq);
+  if (auto bound = read.BindInt64(1, after_seq); !bound.ok()) return Failure(bound.error(), what);
+  if (auto bound = read.BindInt64(2, sql_limit); !bound.ok()) return Failure(bound.error(), what);
+  std::vector<AuditRow> rows;
+  while (true) {
+    auto row = read.Step();
+    if (!row.ok()) return Failure(row.error(), what);
+    if (!*row) return rows;
+    rows.push_back(ReadAuditRow(read));
+  }
+}
+
+Result<std::optional<AuditRow>> SqliteStore::LastAudit() {
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement& last = reader_.last_audit;
+  sqlite::ResetOnExit reset(last);
+  auto row = last.Step();
+  if (!row.ok()) return Failure(row.error(), "read last audit row");
+  if (!*row) return std::optional<AuditRow>();
+  return std::optional<AuditRow>(ReadAuditRow(last));
+}
+
+Result<std::vector<CheckpointRow>> SqliteStore::ReadCheckpoints() {
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement& read = reader_.read_checkpoints;
+  sqlite::ResetOnExit reset(read);
+  std::vector<CheckpointRow> checkpoints;
+  while (true) {
+    auto row = read.Step();
+    if (!row.ok()) return Failure(row.error(), "read checkpoints");
+    if (!*row) return checkpoints;
+    CheckpointRow checkpoint;
+    checkpoint.seq = read.ColumnInt64(0);
+    checkpoint.hash = read.ColumnText(1);
+    checkpoint.time_ms = read.ColumnInt64(2);
+    checkpoint.key_id = read.ColumnText(3);
+    checkpoint.signature = read.ColumnText(4);
+    checkpoints.push_back(std::move(checkpoint));
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path, const SqliteOptions& options) {
+  if (path.empty()) return Error(ErrorCode::kInvalidArgument, "sqlite store: empty database path");
+  if (path == ":memory:") {
+    return Error(ErrorCode::kInvalidArgument,
+                 "sqlite store " + Quoted(path) +
+                     ": an in-memory database cannot be shared by the read and write "
+                     "connections; use a file");
+  }
+  auto store = std::make_unique<SqliteStore>(path, options.full_sync);
+  XROLE_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace xrole::store

@@ -1,0 +1,85 @@
+#include "store/store.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace xrole::store {
+namespace {
+
+std::string Quoted(std::string_view text) { return "`" + std::string(text) + "`"; }
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+// Splits "PATH?sync=full" into PATH and options. Only `sync` is known.
+Result<std::string> ParseSqliteUrl(std::string_view url, std::string_view rest,
+                                   SqliteOptions& options) {
+  std::size_t question = rest.find('?');
+  std::string path(rest.substr(0, question));
+  if (path.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "store url " + Quoted(url) + " names no database file");
+  }
+  if (question == std::string_view::npos) return path;
+  std::string_view query = rest.substr(question + 1);
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param == "sync=full") {
+      options.full_sync = true;
+    } else if (param == "sync=normal") {
+      options.full_sync = false;
+    } else {
+      return Error(ErrorCode::kInvalidArgument, "store url " + Quoted(url) + ": unknown option " +
+                                                    Quoted(param) +
+                                                    " (known: `sync=normal`, `sync=full`)");
+    }
+  }
+  return path;
+}
+
+}  // namespace
+
+std::string_view TableName(Table table) {
+  switch (table) {
+    case Table::kObjects:
+      return "objects";
+    case Table::kRuns:
+      return "runs";
+    case Table::kSessions:
+      return "sessions";
+    case Table::kApprovals:
+      return "approvals";
+    case Table::kAccessKeys:
+      return "access_keys";
+    case Table::kSigningKeys:
+      return "signing_keys";
+    case Table::kMeta:
+      return "meta";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  std::string_view view(url);
+  if (view.empty()) return Error(ErrorCode::kInvalidArgument, "empty store url");
+  if (StartsWith(view, "postgres://") || StartsWith(view, "postgresql://")) {
+    return Error(ErrorCode::kUnavailable, "postgresql store not built yet");
+  }
+  std::string_view rest = view;
+  if (StartsWith(view, "sqlite:")) {
+    rest = view.substr(std::string_view("sqlite:").size());
+  } else if (std::size_t scheme = view.find("://"); scheme != std::string_view::npos) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unsupported store url " + Quoted(url) +
+                     " (expected `sqlite:PATH`, a file path or `postgres://...`)");
+  }
+  SqliteOptions options;
+  XROLE_ASSIGN_OR_RETURN(std::string path, ParseSqliteUrl(url, rest, options));
+  return OpenSqlite(path, options);
+}
+
+}  // namespace xrole::store
