@@ -9,12 +9,15 @@
 
 #include "common/crypto.h"
 #include "policy/document.h"
+#include "session/records.h"
 
 namespace xrole::server {
 namespace {
 
 using nlohmann::json;
 using session::Caller;
+using session::Iso8601;
+using session::ReasonsJson;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -174,15 +177,6 @@ Result<policy::Context> GetContext(const json& body, const std::string& path) {
   return context;
 }
 
-std::string Iso8601(std::int64_t epoch_seconds) {
-  std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
 json RunJson(const session::Run& run) {
   return {{"runId", run.id},
           {"workflow", run.workflow},
@@ -230,19 +224,6 @@ json ApprovalJson(const session::Approval& a) {
           {"status", a.status},
           {"decidedBy", a.decided_by},
           {"reason", a.reason}};
-}
-
-json ReasonsJson(const std::vector<policy::Reason>& reasons) {
-  json out = json::array();
-  for (const auto& r : reasons) {
-    json item = {{"policy", r.policy},
-                 {"statement", r.statement},
-                 {"effect", std::string(policy::EffectName(r.effect))}};
-    if (!r.sid.empty()) item["sid"] = r.sid;
-    if (!r.name.empty()) item["name"] = r.name;
-    out.push_back(std::move(item));
-  }
-  return out;
 }
 
 json DecisionJson(const session::AuthorizeResult& r) {

@@ -32,15 +32,6 @@ std::string NewId(std::string_view prefix) {
   return std::string(prefix) + crypto::HexEncode(crypto::RandomBytes(10));
 }
 
-std::string Iso8601(std::int64_t epoch_seconds) {
-  std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 Error Denied(std::string message) {
@@ -523,23 +514,6 @@ struct Broker::State {
     }
   }
 };
-
-namespace {
-
-json ReasonsJson(const std::vector<policy::Reason>& reasons) {
-  json out = json::array();
-  for (const auto& r : reasons) {
-    json item = {{"policy", r.policy},
-                 {"statement", r.statement},
-                 {"effect", std::string(policy::EffectName(r.effect))}};
-    if (!r.sid.empty()) item["sid"] = r.sid;
-    if (!r.name.empty()) item["name"] = r.name;
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 

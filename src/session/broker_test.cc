@@ -1086,12 +1086,9 @@ TEST_F(BrokerTest, RoleChainingFollowsTheTrustAndIsCappedAtOneHour) {
   EXPECT_EQ(Check(chained, "s3:DeleteObject", kDataObject).error_code, "revoked");
 }
 
-// BUG (broker.cc, Broker::Assume, trust context): for a chained assume the trust context sets
-// aws:PrincipalArn to the parent's assumed-role (sts) ARN. In AWS, and in the broker's own
-// authorize context (AddPrincipalContext), aws:PrincipalArn of a role session is the role's ARN
-// (arn:aws:iam::ACCOUNT:role/NAME), so a trust policy conditioned on it never matches a chain.
-// aws:PrincipalAccount and aws:PrincipalTag/* there also describe the agent, not the parent role
-// session.
+// For a chained assume, the trust context describes the parent's role session as AWS does:
+// aws:PrincipalArn is the parent's role ARN (arn:aws:iam::ACCOUNT:role/NAME), not its
+// assumed-role ARN, and the principal account and tags are the role's.
 TEST_F(BrokerTest, ChainedTrustSeesTheParentRoleArnAsPrincipalArn) {
   RunRecord run = NewRun("main", "worker", 5 * 3600);
   AssumeResult base = MustAssume(Request("base", run, 4 * 3600));
@@ -1402,13 +1399,9 @@ TEST_F(BrokerTest, AuthorizeRefusesRevokedSessionsRunsAgentsAndRoles) {
   EXPECT_EQ(broker_->Revoke(Caller::Admin(), revoke).error().code(), ErrorCode::kNotFound);
 }
 
-// BUG (broker.cc, Broker::Assume, the "Issue" step after `lock.unlock()`): Assume commits the
-// new session outside the lock and only then inserts it into the live map, without looking at
-// what changed meanwhile. A revocation by role (or by agent) that runs in that window does not
-// see the session: the session is recorded in the audit log before the revocation, yet it is
-// still usable after the revocation has returned. (An Apply in the same window likewise leaves
-// the new session with the policy compiled from the previous catalog: RecompileSessions does
-// not see it either.)
+// A session joins the broker's state under the lock that checked it, before its commit
+// completes: a revocation by role (or agent) that runs while the assume is being committed
+// covers it.
 TEST_F(BrokerTest, RevokeByRoleCoversASessionCommittedBeforeIt) {
   RunRecord run = NewRun();
   std::promise<void> assume_committing;
@@ -1696,10 +1689,8 @@ spec: {email: erin@example.com}
   EXPECT_GT(report->checkpoints, 0);
 }
 
-// BUG (broker.cc, Broker::Open, loading sessions: `if (parsed.ok()) live.session_policy =
-// *parsed;`): a stored session policy that does not parse (say, written by a later version) is
-// dropped silently, so after a restart the session holds its role's full permissions instead
-// of the scope-down it was issued with. An error while deciding must be a deny.
+// A stored session policy that no longer parses (say, written by a later version) must not
+// silently fall back to the role's full permissions: the session is denied (fail closed).
 TEST_F(BrokerTest, UnreadableStoredSessionPolicyFailsClosed) {
   RunRecord run = NewRun();
   AssumeRequest request = Request("reader", run);

@@ -1,5 +1,6 @@
 #include "session/records.h"
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace xrole::session {
@@ -41,6 +42,28 @@ std::map<std::string, std::string> Map(const json& doc, const char* key) {
 }
 
 }  // namespace
+
+json ReasonsJson(const std::vector<policy::Reason>& reasons) {
+  json out = json::array();
+  for (const auto& r : reasons) {
+    json item = {{"policy", r.policy},
+                 {"statement", r.statement},
+                 {"effect", std::string(policy::EffectName(r.effect))}};
+    if (!r.sid.empty()) item["sid"] = r.sid;
+    if (!r.name.empty()) item["name"] = r.name;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+std::string Iso8601(std::int64_t epoch_seconds) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
 
 std::string EncodeRun(const Run& run) {
   return Dump({{"id", run.id},

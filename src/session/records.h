@@ -5,7 +5,9 @@
 #ifndef XROLE_SESSION_RECORDS_H_
 #define XROLE_SESSION_RECORDS_H_
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "session/broker.h"
 #include "xrole/status.h"
@@ -19,6 +21,13 @@ struct AccessKeyRecord {
   std::int64_t created_at = 0;
   std::string status;  // "active", "inactive"
 };
+
+// The one JSON shape of a decision's reasons, for API answers and audit records alike:
+// [{"policy", "statement", "effect", "sid"?, "name"?}].
+nlohmann::json ReasonsJson(const std::vector<policy::Reason>& reasons);
+
+// Epoch seconds as ISO 8601 UTC, "2026-11-29T04:15:43Z".
+std::string Iso8601(std::int64_t epoch_seconds);
 
 std::string EncodeRun(const Run& run);
 Result<Run> DecodeRun(std::string_view json);

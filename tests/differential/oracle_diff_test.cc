@@ -6,6 +6,7 @@
 // number of cases (default 20,000), XROLE_ORACLE_SEED the seed. Skipped when node or
 // tests/oracle/node_modules is missing.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -78,8 +79,9 @@ TEST(OracleDiffTest, EngineMatchesOracleUnderOracleCompatibleSemantics) {
                                               generator.NextRequest()));
     }
   }
-  const fs::path dir = fs::path(::testing::TempDir()) /
-                       ("xrole_oracle_diff_" + std::to_string(seed) + "_" + std::to_string(n));
+  const fs::path dir =
+      fs::path(::testing::TempDir()) / ("xrole_oracle_diff_" + std::to_string(seed) + "_" +
+                                        std::to_string(n) + "_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path in_path = dir / "cases.jsonl";
   const fs::path out_path = dir / "oracle.jsonl";

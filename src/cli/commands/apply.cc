@@ -55,12 +55,6 @@ Result<std::string> BuildApplyBody(const std::vector<std::string>& paths, std::s
   return body + "]";
 }
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 std::string JoinList(const json& array, std::size_t limit = 0) {
   std::string out;
   std::size_t shown = 0;
@@ -75,16 +69,16 @@ std::string JoinList(const json& array, std::size_t limit = 0) {
 
 void PrintRole(const json& role) {
   std::vector<std::vector<std::string>> rows = {
-      {"name:", Str(role, "name")},
-      {"arn:", Str(role, "arn")},
-      {"owner:", Str(role, "owner")},
-      {"environment:", Str(role, "environment")},
-      {"objective:", Str(role, "objective")},
-      {"description:", Str(role, "description")},
+      {"name:", JsonText(role, "name")},
+      {"arn:", JsonText(role, "arn")},
+      {"owner:", JsonText(role, "owner")},
+      {"environment:", JsonText(role, "environment")},
+      {"objective:", JsonText(role, "objective")},
+      {"description:", JsonText(role, "description")},
       {"max session:", FormatSeconds(role.value("maxSessionDuration", std::int64_t{0}))},
       {"approval:", role.value("approvalRequired", false) ? "required" : "not required"},
-      {"review by:", Str(role, "reviewBy").empty() ? "-" : Str(role, "reviewBy")},
-      {"version:", Str(role, "version")},
+      {"review by:", JsonText(role, "reviewBy").empty() ? "-" : JsonText(role, "reviewBy")},
+      {"version:", JsonText(role, "version")},
   };
   std::string tags;
   const json role_tags = role.value("tags", json::object());
@@ -100,7 +94,7 @@ void PrintRole(const json& role) {
                                      p["policy"]["Statement"].is_array()
                                  ? p["policy"]["Statement"].size()
                                  : 1;
-    permissions += (permissions.empty() ? "" : ", ") + Str(p, "name") + " (" +
+    permissions += (permissions.empty() ? "" : ", ") + JsonText(p, "name") + " (" +
                    std::to_string(statements) + " statement" + (statements == 1 ? "" : "s") + ")";
   }
   rows.push_back({"permissions:", permissions.empty() ? "-" : permissions});
@@ -153,9 +147,9 @@ int RunApply(const ClientOptions& client_options, const ApplyOptions& options) {
   std::map<std::string, int> counts;
   std::vector<std::vector<std::string>> rows = {{"OBJECT", "CHANGE"}};
   for (const auto& change : result.value("changes", json::array())) {
-    std::string action = Str(change, "action");
+    std::string action = JsonText(change, "action");
     ++counts[action];
-    rows.push_back({Str(change, "object"), action});
+    rows.push_back({JsonText(change, "object"), action});
   }
   PrintTable(rows);
   bool dry_run = result.value("dryRun", false);
@@ -164,7 +158,7 @@ int RunApply(const ClientOptions& client_options, const ApplyOptions& options) {
   if (dry_run) {
     std::printf("; dry run: nothing was changed\n");
   } else {
-    std::printf(" (audit record %s)\n", Str(result, "auditId").c_str());
+    std::printf(" (audit record %s)\n", JsonText(result, "auditId").c_str());
   }
   return kExitOk;
 }
@@ -185,12 +179,13 @@ int RunRoles(const ClientOptions& client_options, const std::string& name) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ACCOUNT", "ENVIRONMENT", "MAX SESSION", "APPROVAL", "OWNER", "OBJECTIVE"}};
   for (const auto& role : result.value("roles", json::array())) {
-    std::string objective = Str(role, "objective");
+    std::string objective = JsonText(role, "objective");
     if (objective.size() > 60) objective = objective.substr(0, 57) + "...";
-    rows.push_back({Str(role, "name"), Str(role, "account"), Str(role, "environment"),
+    rows.push_back({JsonText(role, "name"), JsonText(role, "account"),
+                    JsonText(role, "environment"),
                     FormatSeconds(role.value("maxSessionDuration", std::int64_t{0})),
-                    role.value("approvalRequired", false) ? "required" : "-", Str(role, "owner"),
-                    objective});
+                    role.value("approvalRequired", false) ? "required" : "-",
+                    JsonText(role, "owner"), objective});
   }
   PrintTable(rows);
   return kExitOk;

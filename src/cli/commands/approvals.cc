@@ -5,17 +5,7 @@
 #include "cli/commands/client_commands.h"
 
 namespace xrole::cli {
-namespace {
-
 using nlohmann::json;
-
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-}  // namespace
 
 int RunApprovals(const ClientOptions& client_options, bool all) {
   Client client(client_options);
@@ -34,11 +24,13 @@ int RunApprovals(const ClientOptions& client_options, bool all) {
   std::vector<std::vector<std::string>> rows = {{"APPROVAL", "STATUS", "ROLE", "RUN", "AGENT",
                                                  "DURATION", "REQUESTED", "EXPIRES", "DECIDED BY"}};
   for (const auto& a : approvals) {
-    std::string decided = Str(a, "decidedBy");
-    if (!Str(a, "reason").empty()) decided += " (" + Str(a, "reason") + ")";
-    rows.push_back({Str(a, "approvalId"), Str(a, "status"), Str(a, "role"), Str(a, "runId"),
-                    Str(a, "agent"), FormatSeconds(a.value("durationSeconds", std::int64_t{0})),
-                    Str(a, "requestedAt"), Str(a, "expiresAt"), decided.empty() ? "-" : decided});
+    std::string decided = JsonText(a, "decidedBy");
+    if (!JsonText(a, "reason").empty()) decided += " (" + JsonText(a, "reason") + ")";
+    rows.push_back({JsonText(a, "approvalId"), JsonText(a, "status"), JsonText(a, "role"),
+                    JsonText(a, "runId"), JsonText(a, "agent"),
+                    FormatSeconds(a.value("durationSeconds", std::int64_t{0})),
+                    JsonText(a, "requestedAt"), JsonText(a, "expiresAt"),
+                    decided.empty() ? "-" : decided});
   }
   PrintTable(rows);
   return kExitOk;
@@ -58,12 +50,14 @@ int RunDecideApproval(const ClientOptions& client_options, const std::string& ap
     return kExitOk;
   }
   json a = json::parse(reply.body, nullptr, false);
-  std::printf("approval %s %s by %s: role %s for run %s (agent %s)\n", Str(a, "approvalId").c_str(),
-              Str(a, "status").c_str(), Str(a, "decidedBy").c_str(), Str(a, "role").c_str(),
-              Str(a, "runId").c_str(), Str(a, "agent").c_str());
+  std::printf("approval %s %s by %s: role %s for run %s (agent %s)\n",
+              JsonText(a, "approvalId").c_str(), JsonText(a, "status").c_str(),
+              JsonText(a, "decidedBy").c_str(), JsonText(a, "role").c_str(),
+              JsonText(a, "runId").c_str(), JsonText(a, "agent").c_str());
   if (approve) {
     std::printf("the agent redeems it with: xrole assume --role %s --run %s --approval %s\n",
-                Str(a, "role").c_str(), Str(a, "runId").c_str(), Str(a, "approvalId").c_str());
+                JsonText(a, "role").c_str(), JsonText(a, "runId").c_str(),
+                JsonText(a, "approvalId").c_str());
   }
   return kExitOk;
 }

@@ -19,12 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 std::string TimeText(std::int64_t time_ms) {
   std::time_t seconds = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
@@ -42,19 +36,19 @@ std::string DetailText(const json& event) {
   if (!details.is_object()) return "";
   std::string text;
   if (details.contains("action")) {
-    text = Str(details, "action");
-    if (!Str(details, "resource").empty()) text += " " + Str(details, "resource");
+    text = JsonText(details, "action");
+    if (!JsonText(details, "resource").empty()) text += " " + JsonText(details, "resource");
   } else {
     for (const char* key : {"object", "workflow", "principal", "approvalId", "keyId"}) {
-      if (!Str(details, key).empty()) {
-        text = Str(details, key);
+      if (!JsonText(details, key).empty()) {
+        text = JsonText(details, key);
         break;
       }
     }
   }
   for (const char* key : {"error", "message", "reason"}) {
-    if (!Str(details, key).empty()) {
-      text += (text.empty() ? "" : ": ") + Str(details, key);
+    if (!JsonText(details, key).empty()) {
+      text += (text.empty() ? "" : ": ") + JsonText(details, key);
       break;
     }
   }
@@ -65,19 +59,19 @@ void PrintRecordLine(const json& record) {
   json event = record.value("event", json::object());
   if (!event.is_object()) event = json::object();
   json actor = event.value("actor", json::object());
-  std::string who = Str(actor, "principal");
-  if (!Str(actor, "agent").empty() && who != "agent:" + Str(actor, "agent")) {
-    who += " agent:" + Str(actor, "agent");
+  std::string who = JsonText(actor, "principal");
+  if (!JsonText(actor, "agent").empty() && who != "agent:" + JsonText(actor, "agent")) {
+    who += " agent:" + JsonText(actor, "agent");
   }
   std::string line;
   char head[160];
-  std::snprintf(head, sizeof(head), "%6s  %s  %-20s %-17s", Str(record, "seq").c_str(),
+  std::snprintf(head, sizeof(head), "%6s  %s  %-20s %-17s", JsonText(record, "seq").c_str(),
                 TimeText(record.value("time", std::int64_t{0})).c_str(),
-                Str(record, "type").c_str(), Str(event, "outcome").c_str());
+                JsonText(record, "type").c_str(), JsonText(event, "outcome").c_str());
   line = head;
   line += " " + who;
-  if (!Str(event, "run").empty()) line += " run:" + Str(event, "run");
-  if (!Str(event, "role").empty()) line += " role:" + Str(event, "role");
+  if (!JsonText(event, "run").empty()) line += " run:" + JsonText(event, "run");
+  if (!JsonText(event, "role").empty()) line += " role:" + JsonText(event, "role");
   std::string detail = DetailText(event);
   if (!detail.empty()) line += "  " + detail;
   std::printf("%s\n", line.c_str());
@@ -106,16 +100,17 @@ int PrintVerifyReport(const json& report, bool json_output) {
     std::printf("%s\n", report.dump().c_str());
     return ok ? kExitOk : kExitRefused;
   }
-  std::printf("audit chain: %s records, last seq %s; ", Str(report, "records").c_str(),
-              Str(report, "lastSeq").c_str());
+  std::printf("audit chain: %s records, last seq %s; ", JsonText(report, "records").c_str(),
+              JsonText(report, "lastSeq").c_str());
   if (report.value("checkpoints", std::int64_t{0}) == 0) {
     std::printf("no signed checkpoint yet\n");
   } else {
-    std::printf("%s signed checkpoints, the last at seq %s\n", Str(report, "checkpoints").c_str(),
-                Str(report, "lastCheckpointSeq").c_str());
+    std::printf("%s signed checkpoints, the last at seq %s\n",
+                JsonText(report, "checkpoints").c_str(),
+                JsonText(report, "lastCheckpointSeq").c_str());
   }
-  if (!Str(report, "lastHash").empty()) {
-    std::printf("last hash: %s\n", Str(report, "lastHash").c_str());
+  if (!JsonText(report, "lastHash").empty()) {
+    std::printf("last hash: %s\n", JsonText(report, "lastHash").c_str());
   }
   json problems = report.value("problems", json::array());
   if (ok && problems.empty()) {
@@ -125,7 +120,7 @@ int PrintVerifyReport(const json& report, bool json_output) {
   std::printf("FAILED: %zu problem%s\n", problems.size(), problems.size() == 1 ? "" : "s");
   std::vector<std::vector<std::string>> rows = {{"SEQ", "PROBLEM", "MESSAGE"}};
   for (const auto& p : problems) {
-    rows.push_back({Str(p, "seq"), Str(p, "kind"), Str(p, "message")});
+    rows.push_back({JsonText(p, "seq"), JsonText(p, "kind"), JsonText(p, "message")});
   }
   PrintTable(rows);
   return kExitRefused;
@@ -239,7 +234,7 @@ int RunHealth(const ClientOptions& client_options) {
   if (client.json_output()) {
     std::printf("%s\n", reply.body.c_str());
   } else {
-    std::printf("%s: %s\n", client.server().c_str(), Str(result, "status").c_str());
+    std::printf("%s: %s\n", client.server().c_str(), JsonText(result, "status").c_str());
   }
   return reply.ok() ? kExitOk : kExitError;
 }

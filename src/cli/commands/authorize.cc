@@ -12,12 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 // --context k=v items: a key given once is a string, a key given again becomes a list.
 Result<json> BuildContext(const std::vector<std::string>& items) {
   json context = json::object();
@@ -40,21 +34,22 @@ Result<json> BuildContext(const std::vector<std::string>& items) {
   return context;
 }
 
-bool IsAllowed(const json& decision) { return Str(decision, "decision") == "Allowed"; }
+bool IsAllowed(const json& decision) { return JsonText(decision, "decision") == "Allowed"; }
 
 std::string ReasonText(const json& reason) {
-  std::string text = Str(reason, "effect") + "  " + Str(reason, "policy");
-  if (!Str(reason, "name").empty()) text += " (" + Str(reason, "name") + ")";
-  text += ", statement " + Str(reason, "statement");
-  if (!Str(reason, "sid").empty()) text += " `" + Str(reason, "sid") + "`";
+  std::string text = JsonText(reason, "effect") + "  " + JsonText(reason, "policy");
+  if (!JsonText(reason, "name").empty()) text += " (" + JsonText(reason, "name") + ")";
+  text += ", statement " + JsonText(reason, "statement");
+  if (!JsonText(reason, "sid").empty()) text += " `" + JsonText(reason, "sid") + "`";
   return text;
 }
 
 void PrintDecision(const json& decision) {
-  std::printf("%s\n", Str(decision, "decision").c_str());
+  std::printf("%s\n", JsonText(decision, "decision").c_str());
   if (decision.contains("error")) {
     const json& error = decision["error"];
-    std::printf("  rejected: %s: %s\n", Str(error, "code").c_str(), Str(error, "message").c_str());
+    std::printf("  rejected: %s: %s\n", JsonText(error, "code").c_str(),
+                JsonText(error, "message").c_str());
   }
   for (const auto& reason : decision.value("reasons", json::array())) {
     std::printf("  %s\n", ReasonText(reason).c_str());
@@ -66,10 +61,10 @@ void PrintDecision(const json& decision) {
   for (const auto& step : decision.value("explanation", json::array())) {
     std::printf("  | %s\n", step.is_string() ? step.get<std::string>().c_str() : "");
   }
-  if (!Str(decision, "sessionId").empty()) {
-    std::printf("session: %s\n", Str(decision, "sessionId").c_str());
+  if (!JsonText(decision, "sessionId").empty()) {
+    std::printf("session: %s\n", JsonText(decision, "sessionId").c_str());
   }
-  std::printf("audit record: %s\n", Str(decision, "auditId").c_str());
+  std::printf("audit record: %s\n", JsonText(decision, "auditId").c_str());
 }
 
 }  // namespace
@@ -152,11 +147,11 @@ int RunAuthorize(const ClientOptions& client_options, const AuthorizeOptions& op
   for (std::size_t i = 0; i < results.size(); ++i) {
     const json& decision = results[i];
     all_allowed = all_allowed && IsAllowed(decision);
-    std::string outcome = Str(decision, "decision");
-    if (decision.contains("error")) outcome += " (" + Str(decision["error"], "code") + ")";
+    std::string outcome = JsonText(decision, "decision");
+    if (decision.contains("error")) outcome += " (" + JsonText(decision["error"], "code") + ")";
     const json& request = i < requests.size() ? requests[i] : json::object();
-    rows.push_back(
-        {outcome, Str(request, "action"), Str(request, "resource"), Str(decision, "auditId")});
+    rows.push_back({outcome, JsonText(request, "action"), JsonText(request, "resource"),
+                    JsonText(decision, "auditId")});
   }
   if (!client.json_output()) PrintTable(rows);
   return all_allowed ? kExitOk : kExitRefused;

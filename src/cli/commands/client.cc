@@ -224,4 +224,10 @@ std::string ShellQuote(std::string_view value) {
   return out + "'";
 }
 
+std::string JsonText(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 }  // namespace xrole::cli

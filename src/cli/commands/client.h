@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,9 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 // A value quoted for POSIX shells when it needs it ('...' with embedded quotes escaped).
 std::string ShellQuote(std::string_view value);
+
+// A member of a JSON answer as text: strings as they are, other values as JSON, "" when absent.
+std::string JsonText(const nlohmann::json& object, const char* key);
 
 }  // namespace xrole::cli
 

@@ -6,17 +6,7 @@
 #include "cli/commands/client_commands.h"
 
 namespace xrole::cli {
-namespace {
-
 using nlohmann::json;
-
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-}  // namespace
 
 int RunIssueCredentials(const ClientOptions& client_options, const std::string& kind,
                         const std::string& name, bool rotate) {
@@ -34,11 +24,11 @@ int RunIssueCredentials(const ClientOptions& client_options, const std::string& 
     return kExitOk;
   }
   json key = json::parse(reply.body, nullptr, false);
-  PrintTable({{"principal:", Str(key, "principal")},
-              {"access key id:", Str(key, "accessKeyId")},
-              {"secret access key:", Str(key, "secretAccessKey")}});
-  std::printf("\n# to call xrole as %s:\nexport XROLE_TOKEN=%s\n", Str(key, "principal").c_str(),
-              ShellQuote(Str(key, "bearerToken")).c_str());
+  PrintTable({{"principal:", JsonText(key, "principal")},
+              {"access key id:", JsonText(key, "accessKeyId")},
+              {"secret access key:", JsonText(key, "secretAccessKey")}});
+  std::printf("\n# to call xrole as %s:\nexport XROLE_TOKEN=%s\n",
+              JsonText(key, "principal").c_str(), ShellQuote(JsonText(key, "bearerToken")).c_str());
   return kExitOk;
 }
 
@@ -54,16 +44,17 @@ int RunKeys(const ClientOptions& client_options, bool rotate) {
   json result = json::parse(reply.body, nullptr, false);
   if (rotate) {
     std::printf("new signing key: %s (earlier keys keep verifying)\n",
-                Str(result, "keyId").c_str());
+                JsonText(result, "keyId").c_str());
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"KEY ID", "ALGORITHM", "STATUS", "PUBLIC KEY"}};
   for (const auto& key : result.value("keys", json::array())) {
-    rows.push_back({Str(key, "keyId"), Str(key, "algorithm"),
-                    key.value("active", false) ? "signing" : "verify only", Str(key, "publicKey")});
+    rows.push_back({JsonText(key, "keyId"), JsonText(key, "algorithm"),
+                    key.value("active", false) ? "signing" : "verify only",
+                    JsonText(key, "publicKey")});
   }
   PrintTable(rows);
-  std::printf("token format: %s\n", Str(result, "tokenFormat").c_str());
+  std::printf("token format: %s\n", JsonText(result, "tokenFormat").c_str());
   return kExitOk;
 }
 

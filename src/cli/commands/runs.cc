@@ -10,12 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 std::string OrDash(std::string text) { return text.empty() ? "-" : text; }
 
 std::string TagsText(const json& tags) {
@@ -29,33 +23,38 @@ std::string TagsText(const json& tags) {
 
 void PrintRun(const json& run) {
   std::vector<std::vector<std::string>> rows = {
-      {"run:", Str(run, "runId")},         {"workflow:", Str(run, "workflow")},
-      {"agent:", Str(run, "agent")},       {"on behalf of:", OrDash(Str(run, "onBehalfOf"))},
-      {"status:", Str(run, "status")},     {"started:", Str(run, "startedAt")},
-      {"expires:", Str(run, "expiresAt")}, {"tags:", TagsText(run.value("tags", json::object()))}};
-  if (!Str(run, "endedBy").empty()) rows.push_back({"ended by:", Str(run, "endedBy")});
+      {"run:", JsonText(run, "runId")},
+      {"workflow:", JsonText(run, "workflow")},
+      {"agent:", JsonText(run, "agent")},
+      {"on behalf of:", OrDash(JsonText(run, "onBehalfOf"))},
+      {"status:", JsonText(run, "status")},
+      {"started:", JsonText(run, "startedAt")},
+      {"expires:", JsonText(run, "expiresAt")},
+      {"tags:", TagsText(run.value("tags", json::object()))}};
+  if (!JsonText(run, "endedBy").empty()) rows.push_back({"ended by:", JsonText(run, "endedBy")});
   PrintTable(rows);
 }
 
 void PrintSession(const json& s) {
   std::vector<std::vector<std::string>> rows = {
-      {"session:", Str(s, "sessionId")},
-      {"role:", Str(s, "role")},
-      {"assumed role:", Str(s, "assumedRoleArn")},
-      {"run:", Str(s, "runId")},
-      {"agent:", Str(s, "agent")},
-      {"on behalf of:", OrDash(Str(s, "onBehalfOf"))},
-      {"session name:", Str(s, "sessionName")},
-      {"source identity:", OrDash(Str(s, "sourceIdentity"))},
-      {"parent session:", OrDash(Str(s, "parentSessionId"))},
+      {"session:", JsonText(s, "sessionId")},
+      {"role:", JsonText(s, "role")},
+      {"assumed role:", JsonText(s, "assumedRoleArn")},
+      {"run:", JsonText(s, "runId")},
+      {"agent:", JsonText(s, "agent")},
+      {"on behalf of:", OrDash(JsonText(s, "onBehalfOf"))},
+      {"session name:", JsonText(s, "sessionName")},
+      {"source identity:", OrDash(JsonText(s, "sourceIdentity"))},
+      {"parent session:", OrDash(JsonText(s, "parentSessionId"))},
       {"tags:", TagsText(s.value("tags", json::object()))},
-      {"issued:", Str(s, "issuedAt")},
-      {"expires:", Str(s, "expiresAt")},
-      {"access key id:", Str(s, "accessKeyId")},
-      {"policy version:", Str(s, "policyHash")},
-      {"status:", Str(s, "status")}};
+      {"issued:", JsonText(s, "issuedAt")},
+      {"expires:", JsonText(s, "expiresAt")},
+      {"access key id:", JsonText(s, "accessKeyId")},
+      {"policy version:", JsonText(s, "policyHash")},
+      {"status:", JsonText(s, "status")}};
   if (s.value("chained", false)) rows.push_back({"chained:", "yes (role chaining)"});
-  if (!Str(s, "revokeReason").empty()) rows.push_back({"revoked:", Str(s, "revokeReason")});
+  if (!JsonText(s, "revokeReason").empty())
+    rows.push_back({"revoked:", JsonText(s, "revokeReason")});
   PrintTable(rows);
 }
 
@@ -79,7 +78,7 @@ int RunRunStart(const ClientOptions& client_options, const RunStartOptions& opti
     return kExitOk;
   }
   json run = json::parse(reply.body, nullptr, false);
-  std::printf("%s\n", Str(run, "runId").c_str());
+  std::printf("%s\n", JsonText(run, "runId").c_str());
   PrintRun(run);
   return kExitOk;
 }
@@ -99,28 +98,30 @@ int RunRunEnd(const ClientOptions& client_options, const std::string& run_id) {
   return kExitOk;
 }
 
-int RunRunShow(const ClientOptions& client_options, const std::string& run_id) {
+namespace {
+
+// GETs `path` and prints it: the API's JSON unchanged with --output json, else with `print`.
+int ShowResource(const ClientOptions& client_options, const std::string& path,
+                 void (*print)(const json&)) {
   Client client(client_options);
-  Reply reply = client.Call("GET", "/v1/runs/" + UrlEncode(run_id));
+  Reply reply = client.Call("GET", path);
   if (!reply.ok()) return client.Report(reply);
   if (client.json_output()) {
     std::printf("%s\n", reply.body.c_str());
-    return kExitOk;
+  } else {
+    print(json::parse(reply.body, nullptr, false));
   }
-  PrintRun(json::parse(reply.body, nullptr, false));
   return kExitOk;
 }
 
+}  // namespace
+
+int RunRunShow(const ClientOptions& client_options, const std::string& run_id) {
+  return ShowResource(client_options, "/v1/runs/" + UrlEncode(run_id), PrintRun);
+}
+
 int RunSessionShow(const ClientOptions& client_options, const std::string& session_id) {
-  Client client(client_options);
-  Reply reply = client.Call("GET", "/v1/sessions/" + UrlEncode(session_id));
-  if (!reply.ok()) return client.Report(reply);
-  if (client.json_output()) {
-    std::printf("%s\n", reply.body.c_str());
-    return kExitOk;
-  }
-  PrintSession(json::parse(reply.body, nullptr, false));
-  return kExitOk;
+  return ShowResource(client_options, "/v1/sessions/" + UrlEncode(session_id), PrintSession);
 }
 
 int RunAssume(const ClientOptions& client_options, const AssumeOptions& options) {
@@ -150,7 +151,7 @@ int RunAssume(const ClientOptions& client_options, const AssumeOptions& options)
   json result = json::parse(reply.body, nullptr, false);
 
   if (reply.status == 202) {
-    std::string approval = Str(result, "approvalId");
+    std::string approval = JsonText(result, "approvalId");
     if (format == "json") {
       std::printf("%s\n", reply.body.c_str());
     } else if (format == "env") {
@@ -172,23 +173,23 @@ int RunAssume(const ClientOptions& client_options, const AssumeOptions& options)
   }
   json credentials = result.value("credentials", json::object());
   if (format == "env") {
-    std::string token = Str(credentials, "sessionToken");
+    std::string token = JsonText(credentials, "sessionToken");
     std::printf("export AWS_ACCESS_KEY_ID=%s\n",
-                ShellQuote(Str(credentials, "accessKeyId")).c_str());
+                ShellQuote(JsonText(credentials, "accessKeyId")).c_str());
     std::printf("export AWS_SECRET_ACCESS_KEY=%s\n",
-                ShellQuote(Str(credentials, "secretAccessKey")).c_str());
+                ShellQuote(JsonText(credentials, "secretAccessKey")).c_str());
     std::printf("export AWS_SESSION_TOKEN=%s\n", ShellQuote(token).c_str());
     std::printf("export XROLE_SESSION_TOKEN=%s\n", ShellQuote(token).c_str());
-    std::printf("export XROLE_SESSION_ID=%s\n", ShellQuote(Str(result, "sessionId")).c_str());
+    std::printf("export XROLE_SESSION_ID=%s\n", ShellQuote(JsonText(result, "sessionId")).c_str());
     return kExitOk;
   }
   PrintSession(result);
   std::printf("\n");
-  PrintTable({{"access key id:", Str(credentials, "accessKeyId")},
-              {"secret access key:", Str(credentials, "secretAccessKey")},
-              {"session token:", Str(credentials, "sessionToken")},
-              {"expiration:", Str(credentials, "expiration")},
-              {"audit record:", Str(result, "auditId")}});
+  PrintTable({{"access key id:", JsonText(credentials, "accessKeyId")},
+              {"secret access key:", JsonText(credentials, "secretAccessKey")},
+              {"session token:", JsonText(credentials, "sessionToken")},
+              {"expiration:", JsonText(credentials, "expiration")},
+              {"audit record:", JsonText(result, "auditId")}});
   return kExitOk;
 }
 
