@@ -109,8 +109,11 @@ void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done 
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_ && !stopping_) {
+      // The writer sleeps only when the queue is empty and it is not committing; otherwise it
+      // finds this entry on its next pass, and a wake-up per entry would be a wasted syscall.
+      bool writer_may_sleep = queue_.empty() && !writing_;
       queue_.push_back(std::move(entry));
-      wake_.notify_one();
+      if (writer_may_sleep) wake_.notify_one();
       return;
     }
   }

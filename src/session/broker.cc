@@ -180,7 +180,7 @@ struct Broker::State {
   // authorize; a token seen before skips it (same bytes, same signature), while expiry and
   // revocation are still checked on every use. Bounded: cleared when full.
   std::mutex token_cache_mutex;
-  std::unordered_map<std::string, TokenClaims> token_cache;
+  std::unordered_map<std::string, TokenClaims, policy::Context::Hash, std::equal_to<>> token_cache;
   static constexpr std::size_t kTokenCacheLimit = 100000;
 
   std::int64_t Now() const { return options.now ? options.now() : SystemNow(); }
@@ -193,7 +193,7 @@ struct Broker::State {
   Result<TokenClaims> VerifySessionToken(std::string_view token, std::int64_t now) {
     {
       std::lock_guard lock(token_cache_mutex);
-      auto it = token_cache.find(std::string(token));
+      auto it = token_cache.find(token);
       if (it != token_cache.end()) {
         if (it->second.expires_at <= now) {
           return Error(ErrorCode::kExpired, "token expired at " + Iso8601(it->second.expires_at));
@@ -711,8 +711,9 @@ Result<ApplyResult> Broker::Apply(const Caller& caller,
     } else if (old->second.hash != document.hash) {
       result.changes.push_back({key, "updated"});
     } else {
+      const std::string& object_key = key;  // structured bindings cannot be captured (C++17)
       bool mentioned = std::any_of(documents.begin(), documents.end(), [&](const auto& d) {
-        return std::string(ObjectKindName(d.kind)) + "/" + d.name == key;
+        return std::string(ObjectKindName(d.kind)) + "/" + d.name == object_key;
       });
       if (mentioned) result.changes.push_back({key, "unchanged"});
       continue;
