@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-CXX=clang++ XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-fuzz -DCMAKE_CXX_COMPILER=clang++ \
-  -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF
+targets=(policy_parser_fuzzer evaluator_diff_fuzzer glob_fuzzer objects_fuzzer token_fuzzer)
+CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF >/dev/null
+# Only the fuzz targets and the libraries they link (not the server and the CLI).
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 scripts/make_fuzz_corpus.sh  # seeds fuzz/corpus/<target>/ from the conformance cases
 for target in build-fuzz/fuzz/*_fuzzer; do
   name="$(basename "$target")"
