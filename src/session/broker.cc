@@ -141,6 +141,10 @@ struct LiveSession {
   std::optional<policy::Policy> session_policy;
   std::shared_ptr<const policy::CompiledPolicySet> compiled;  // for the current catalog
   std::string compiled_key;
+  // The context keys describing this session's principal, run and workflow (everything the
+  // broker supplies but the clock): built when the session is issued or the catalog changes,
+  // copied into each request.
+  policy::Context principal_context;
 };
 
 struct Broker::State {
@@ -254,30 +258,54 @@ struct Broker::State {
     guardrails_hash = crypto::Sha256Hex(hashes);
   }
 
-  Result<std::shared_ptr<const policy::CompiledPolicySet>> CompileFor(
-      const ExecutionRole& role, const std::optional<policy::Policy>& session_policy,
-      const std::string& session_policy_hash, std::string* key_out) {
-    std::string key = role.hash + "|" + session_policy_hash + "|" + guardrails_hash;
-    *key_out = key;
+  // The compiled form of the set `build` makes, shared by every caller asking with `key`:
+  // each distinct policy set is compiled once, not once per session or per assume.
+  template <typename BuildSet>
+  Result<std::shared_ptr<const policy::CompiledPolicySet>> CompileCached(const std::string& key,
+                                                                         BuildSet build) {
     {
       std::lock_guard lock(compile_mutex);
       auto it = compiled.find(key);
       if (it != compiled.end()) return it->second;
     }
-    policy::PolicySet set;
-    for (const auto& p : role.permissions) set.identity.push_back(p.policy);
-    if (role.boundary) set.boundaries.push_back(role.boundary->policy);
-    if (session_policy) set.session.push_back(*session_policy);
-    set.scps = scps;
-    set.rcps = rcps;
-    XROLE_ASSIGN_OR_RETURN(auto result, policy::Compile(set));
+    XROLE_ASSIGN_OR_RETURN(auto result, policy::Compile(build()));
     std::lock_guard lock(compile_mutex);
     compiled.emplace(key, result);
     return result;
   }
 
-  // Recompiles every live session against the current catalog (exclusive lock held). A session
-  // whose role is gone keeps no policy: every later request is denied.
+  // A session's policies: guardrails, the role's permissions and boundary, its session policy.
+  Result<std::shared_ptr<const policy::CompiledPolicySet>> CompileFor(
+      const ExecutionRole& role, const std::optional<policy::Policy>& session_policy,
+      const std::string& session_policy_hash, std::string* key_out) {
+    *key_out = "session|" + role.hash + "|" + session_policy_hash + "|" + guardrails_hash;
+    return CompileCached(*key_out, [&] {
+      policy::PolicySet set;
+      for (const auto& p : role.permissions) set.identity.push_back(p.policy);
+      if (role.boundary) set.boundaries.push_back(role.boundary->policy);
+      if (session_policy) set.session.push_back(*session_policy);
+      set.scps = scps;
+      set.rcps = rcps;
+      return set;
+    });
+  }
+
+  // What an assume of `role` is decided against: the role's trust policy as the resource
+  // policy, the agents' baseline as identity policy, and the guardrails. Keyed by the trust
+  // document's text, which (expanded from a shorthand) can change without the role's hash.
+  Result<std::shared_ptr<const policy::CompiledPolicySet>> CompileTrust(const ExecutionRole& role) {
+    return CompileCached("trust|" + role.trust.json + "|" + guardrails_hash, [&] {
+      policy::PolicySet set;
+      set.identity.push_back(agent_baseline);
+      set.resource = role.trust.policy;
+      set.scps = scps;
+      return set;
+    });
+  }
+
+  // Recompiles every live session, and rebuilds its principal context, against the current
+  // catalog (exclusive lock held). A session whose role is gone keeps no policy: every later
+  // request is denied.
   void RecompileSessions() {
     std::int64_t now = Now();
     for (auto& [id, live] : sessions) {
@@ -292,6 +320,7 @@ struct Broker::State {
       auto compiled_set = CompileFor(role->second, live.session_policy,
                                      live.record.session_policy_hash, &live.compiled_key);
       live.compiled = compiled_set.ok() ? *compiled_set : nullptr;
+      live.principal_context = PrincipalContext(live.record);
     }
   }
 
@@ -379,8 +408,9 @@ struct Broker::State {
     return "invalid_session";
   }
 
-  void AddPrincipalContext(const SessionRecord& s, std::int64_t now,
-                           policy::Context& context) const {
+  // The broker-supplied context of a session but the clock keys (lock held).
+  policy::Context PrincipalContext(const SessionRecord& s) const {
+    policy::Context context;
     auto role = catalog->roles.find(s.role);
     context.Set("aws:PrincipalArn", policy::ContextValue::Scalar(s.role_arn));
     if (role != catalog->roles.end()) {
@@ -398,8 +428,6 @@ struct Broker::State {
       context.Set("aws:SourceIdentity", policy::ContextValue::Scalar(s.source_identity));
     }
     context.Set("aws:TokenIssueTime", policy::ContextValue::Scalar(Iso8601(s.issued_at)));
-    context.Set("aws:CurrentTime", policy::ContextValue::Scalar(Iso8601(now)));
-    context.Set("aws:EpochTime", policy::ContextValue::Scalar(std::to_string(now)));
     context.Set("xrole:SessionId", policy::ContextValue::Scalar(s.id));
     context.Set("xrole:RunId", policy::ContextValue::Scalar(s.run_id));
     context.Set("xrole:Agent", policy::ContextValue::Scalar(s.agent));
@@ -416,6 +444,7 @@ struct Broker::State {
         context.Set("xrole:RunTag/" + k, policy::ContextValue::Scalar(v));
       }
     }
+    return context;
   }
 
   // Decides one request (shared lock held). Never fails: problems become denies.
@@ -466,6 +495,8 @@ struct Broker::State {
     evaluate_options.explain = request.explain;
     const LiveSession* current = live;
     bool first = true;
+    const std::string now_iso = Iso8601(now);
+    const std::string now_text = std::to_string(now);
     while (current != nullptr) {
       if (!current->compiled) {
         return reject("no_policy", "the session's role `" + current->record.role +
@@ -475,10 +506,12 @@ struct Broker::State {
       eval.principal = current->record.assumed_role_arn;
       eval.action = request.action;
       eval.resource = request.resource;
+      eval.context = current->principal_context;
+      eval.context.Set("aws:CurrentTime", policy::ContextValue::Scalar(now_iso));
+      eval.context.Set("aws:EpochTime", policy::ContextValue::Scalar(now_text));
       for (const auto& [key, value] : request.context.values()) {
         if (!IsBrokerOwnedKey(key)) eval.context.Set(key, value);
       }
-      AddPrincipalContext(current->record, now, eval.context);
       policy::EvaluationResult decided =
           policy::Evaluate(*current->compiled, eval, evaluate_options);
       if (first) {
@@ -1113,11 +1146,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
 
   // Trust: the role's trust policy, evaluated by the engine for this caller and run.
   {
-    policy::PolicySet trust_set;
-    trust_set.identity.push_back(s.agent_baseline);
-    trust_set.resource = role.trust.policy;
-    trust_set.scps = s.scps;
-    auto compiled = policy::Compile(trust_set);
+    auto compiled = s.CompileTrust(role);
     if (!compiled.ok()) {
       lock.unlock();
       return refuse(compiled.error());
@@ -1296,6 +1325,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     return refuse(compiled.error());
   }
   live.compiled = *compiled;
+  live.principal_context = s.PrincipalContext(record);
 
   TokenClaims claims;
   claims.key_id = record.key_id;
