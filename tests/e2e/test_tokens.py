@@ -193,8 +193,9 @@ class BadTokenTest(ServerTestCase):
                                       token=""), 401, "unauthenticated")
         agent_key = self.server.issue_key("agent", "ir-agent")
         key_id, secret = agent_key.split(":")
+        wrong_secret = secret[:-1] + ("y" if secret.endswith("x") else "x")
         self.assertStatus(client.post("/v1/runs", {"workflow": "incident-response"},
-                                      token=key_id + ":" + secret[:-1] + "x"),
+                                      token=key_id + ":" + wrong_secret),
                           401, "unauthenticated")
         rejected = [r for r in self.admin.audit_records() if r["type"] == "auth.rejected"]
         self.assertGreaterEqual(len(rejected), 6)
