@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/canonical.h"
+#include "common/json_writer.h"
 
 namespace xrole::audit {
 namespace {
@@ -76,6 +77,37 @@ bool IsCanonicalBody(std::string_view body) {
 }
 
 std::string CanonicalBody(const Event& event) {
+  const bool has_details = event.details_canonical && event.details_json != "{}";
+  if (!event.details_canonical &&
+      event.details_json.find_first_not_of(" \t\r\n") != std::string::npos) {
+    return CanonicalBodyViaDom(event);  // details to parse and normalise
+  }
+  // Members in sorted key order, as the DOM form produces them.
+  xrole::json::Writer writer(256 + event.details_json.size());
+  writer.BeginObject();
+  const ActorChain& actor = event.actor;
+  if (!actor.principal.empty() || !actor.human.empty() || !actor.agent.empty() ||
+      !actor.parent_session.empty() || !actor.session.empty()) {
+    writer.Key("actor")
+        .BeginObject()
+        .FieldIfSet("agent", actor.agent)
+        .FieldIfSet("human", actor.human)
+        .FieldIfSet("parentSession", actor.parent_session)
+        .FieldIfSet("principal", actor.principal)
+        .FieldIfSet("session", actor.session)
+        .EndObject();
+  }
+  if (has_details) writer.Key("details").Raw(event.details_json);
+  writer.FieldIfSet("outcome", event.outcome)
+      .FieldIfSet("policyHash", event.policy_hash)
+      .FieldIfSet("role", event.role)
+      .FieldIfSet("run", event.run)
+      .EndObject();
+  if (!writer.ok()) return CanonicalBodyViaDom(event);
+  return writer.Take();
+}
+
+std::string CanonicalBodyViaDom(const Event& event) {
   json body = json::object();
   json actor = json::object();
   PutIfSet(actor, "principal", event.actor.principal);
@@ -106,7 +138,11 @@ std::string CanonicalRecord(std::int64_t seq, std::int64_t time_ms, std::string_
   record += ",\"time\":";
   record += std::to_string(time_ms);
   record += ",\"type\":";
-  record += DumpCanonical(json(std::string(type)));
+  const std::size_t type_start = record.size();
+  if (!xrole::json::AppendAsciiQuoted(record, type)) {
+    record.resize(type_start);
+    record += DumpCanonical(json(std::string(type)));
+  }
   record += '}';
   return record;
 }

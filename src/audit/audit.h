@@ -49,11 +49,17 @@ struct Event {
   std::string outcome;      // "ok", "Allowed", "ExplicitlyDenied", "denied", "error", ...
   // Further fields as a JSON object text ("{}" or empty for none). Never secrets.
   std::string details_json;
+  // True if `details_json` is already in canonical form (written by json::Writer with sorted
+  // keys, integers only): it is then embedded as is instead of being parsed and re-encoded.
+  bool details_canonical = false;
 };
 
 // The canonical body of an event: a JSON object with sorted keys and no insignificant
 // whitespace, every string escaped the same way. Empty fields are omitted.
 std::string CanonicalBody(const Event& event);
+// The same bytes built through a JSON DOM: the obviously-correct form CanonicalBody is tested
+// against, and its fallback for strings that are not valid UTF-8.
+std::string CanonicalBodyViaDom(const Event& event);
 
 // The bytes hashed for a record: canonical JSON of {seq, time, type, body}.
 std::string CanonicalRecord(std::int64_t seq, std::int64_t time_ms, std::string_view type,

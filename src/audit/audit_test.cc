@@ -17,6 +17,7 @@
 #include <mutex>
 #include <numeric>
 #include <ostream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -289,6 +290,39 @@ TEST(CanonicalBodyTest, FloatsBecomeTextAndOutputIsAscii) {
   EXPECT_EQ(CanonicalBody(event),
             R"({"actor":{"agent":"bad\ufffdbyte\u0001","human":"human:Zo\u00eb \ud83d\ude00"},)"
             R"("details":{"big":"1e+15","count":18446744073709551615,"neg":-3,"ratio":"0.5"}})");
+}
+
+TEST(CanonicalBodyTest, DirectEncodingEqualsTheDomForm) {
+  const std::vector<std::string> values = {"",
+                                           "agent:deployer",
+                                           "ses-1",
+                                           "q\"uote\\back/slash",
+                                           "ctl\x01\x1f\x7f\n\t",
+                                           "Zo\xc3\xab \xf0\x9f\x98\x80 \xe2\x82\xac",
+                                           "bad\xff",
+                                           "trunc\xc3"};
+  const std::vector<std::pair<std::string, bool>> details = {
+      {"", false},
+      {"{}", true},
+      {R"({"action":"s3:GetObject","decision":"Allowed","n":-3})", true},
+      {R"({"b": 1, "a": [2.5, "x"]})", false},
+      {"{not json", false}};
+  std::mt19937 random(7);
+  const auto pick = [&] { return values[random() % values.size()]; };
+  for (int i = 0; i < 3000; ++i) {
+    Event event;
+    event.type = pick();
+    event.actor = {pick(), pick(), pick(), pick(), pick()};
+    event.run = pick();
+    event.role = pick();
+    event.policy_hash = pick();
+    event.outcome = pick();
+    const auto& chosen = details[random() % details.size()];
+    event.details_json = chosen.first;
+    event.details_canonical = chosen.second;
+    ASSERT_EQ(CanonicalBody(event), CanonicalBodyViaDom(event)) << "event " << i;
+    ASSERT_TRUE(IsCanonicalBody(CanonicalBody(event))) << "event " << i;
+  }
 }
 
 TEST(CanonicalBodyTest, IsCanonicalAcceptsOnlyTheExactEncoding) {

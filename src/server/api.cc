@@ -226,14 +226,22 @@ json ApprovalJson(const session::Approval& a) {
           {"reason", a.reason}};
 }
 
-json DecisionJson(const session::AuthorizeResult& r) {
-  json out = {{"decision", std::string(policy::DecisionName(r.decision))},
-              {"reasons", ReasonsJson(r.reasons)},
-              {"auditId", r.audit_id}};
-  if (!r.session_id.empty()) out["sessionId"] = r.session_id;
-  if (!r.explanation.empty()) out["explanation"] = r.explanation;
-  if (!r.error_code.empty()) out["error"] = {{"code", r.error_code}, {"message", r.error}};
-  return out;
+// One decision as the API answers it (members in sorted order).
+void WriteDecision(xrole::json::Writer& writer, const session::AuthorizeResult& r) {
+  writer.BeginObject()
+      .Field("auditId", r.audit_id)
+      .Field("decision", policy::DecisionName(r.decision));
+  if (!r.error_code.empty()) {
+    writer.Key("error").BeginObject().Field("code", r.error_code).Field("message", r.error);
+    writer.EndObject();
+  }
+  if (!r.explanation.empty()) {
+    writer.Key("explanation").BeginArray();
+    for (const auto& line : r.explanation) writer.String(line);
+    writer.EndArray();
+  }
+  session::WriteReasons(writer.Key("reasons"), r.reasons);
+  writer.FieldIfSet("sessionId", r.session_id).EndObject();
 }
 
 // What a role can reach, from its compiled statements: the quick answer to "how bad would it
@@ -659,20 +667,23 @@ struct Api::Impl {
     }
     broker.AuthorizeBatch(std::move(requests), [respond = std::move(respond), is_batch](
                                                    std::vector<session::AuthorizeResult> results) {
+      HttpResponse response;
+      xrole::json::Writer writer(256 * results.size());
       if (is_batch) {
-        json out = json::array();
-        for (const auto& r : results) out.push_back(DecisionJson(r));
-        respond(JsonResponse(200, {{"results", out}}));
-        return;
+        writer.BeginObject().Key("results").BeginArray();
+        for (const auto& r : results) WriteDecision(writer, r);
+        writer.EndArray().EndObject();
+      } else {
+        const auto& r = results.front();
+        if (r.error_code == "audit_unavailable") {
+          response.status = 503;
+        } else if (!r.error_code.empty()) {
+          response.status = 401;
+        }
+        WriteDecision(writer, r);
       }
-      const auto& r = results.front();
-      int status = 200;
-      if (r.error_code == "audit_unavailable") {
-        status = 503;
-      } else if (!r.error_code.empty()) {
-        status = 401;
-      }
-      respond(JsonResponse(status, DecisionJson(r)));
+      response.body = writer.Take();
+      respond(std::move(response));
     });
   }
 };

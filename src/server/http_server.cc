@@ -62,6 +62,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+using Clock = asio::steady_timer::clock_type;
 
 // Upper bound of the lingering close after a final response.
 constexpr std::chrono::milliseconds kMaxLinger{5000};
@@ -165,17 +166,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Everything below runs on the strand.
 
+  // The deadline is re-armed lazily: moving it later only records it (the timer, when it fires
+  // early, re-arms itself for the recorded deadline); only a deadline earlier than the armed
+  // expiry restarts the timer. A keep-alive connection thus changes its deadline three times per
+  // request without a timer cancellation and its completion each time.
   void ArmDeadline(std::chrono::milliseconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    if (!timer_armed_ || deadline_ < timer_expiry_) StartTimer(deadline_);
+  }
+
+  void DisarmDeadline() { deadline_ = Clock::time_point::max(); }
+
+  void StartTimer(Clock::time_point at) {
     const std::uint64_t generation = ++timer_generation_;
-    timer_.expires_after(timeout);
+    timer_armed_ = true;
+    timer_expiry_ = at;
+    timer_.expires_at(at);  // a pending wait completes as cancelled, with a stale generation
     timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
-      if (ec || generation != self->timer_generation_) return;
+      if (generation != self->timer_generation_) return;
+      self->timer_armed_ = false;
+      if (ec || self->deadline_ == Clock::time_point::max()) return;
+      if (Clock::now() < self->deadline_) return self->StartTimer(self->deadline_);
       self->OnDeadline();
     });
   }
 
-  void DisarmDeadline() {
+  // Releases the timer's reference to the connection.
+  void StopTimer() {
     ++timer_generation_;
+    timer_armed_ = false;
+    deadline_ = Clock::time_point::max();
     timer_.cancel();
   }
 
@@ -419,7 +439,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kClosed) return;
     std::shared_ptr<Connection> self = shared_from_this();  // Unregister may drop the last owner
     phase_ = Phase::kClosed;
-    DisarmDeadline();
+    StopTimer();
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -440,6 +460,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Phase phase_ = Phase::kReadingHeader;
   std::uint64_t timer_generation_ = 0;
+  bool timer_armed_ = false;
+  Clock::time_point timer_expiry_{};
+  Clock::time_point deadline_ = Clock::time_point::max();
   std::uint64_t request_sequence_ = 0;
   unsigned version_ = 11;
   bool keep_alive_ = false;

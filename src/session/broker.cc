@@ -88,6 +88,20 @@ bool IsBrokerOwnedKey(std::string_view key_lower) {
   return false;
 }
 
+// The audit details of one decision, in canonical form (members in sorted order).
+std::string DecisionDetails(const AuthorizeRequest& request, const AuthorizeResult& result) {
+  xrole::json::Writer writer(128 + request.action.size() + request.resource.size());
+  writer.BeginObject().Field("action", request.action);
+  if (!result.error_code.empty()) {
+    writer.Field("code", result.error_code).Field("error", result.error);
+  } else {
+    writer.Field("decision", policy::DecisionName(result.decision));
+    if (!result.reasons.empty()) WriteReasons(writer.Key("reasons"), result.reasons);
+  }
+  writer.Field("resource", request.resource).EndObject();
+  return writer.Take();
+}
+
 }  // namespace
 
 std::string Caller::Describe() const {
@@ -1497,15 +1511,8 @@ void Broker::AuthorizeBatch(std::vector<AuthorizeRequest> requests,
       event.actor.principal = "pep";
       pending->results[i] = s.Decide(requests[i], event);
       const AuthorizeResult& r = pending->results[i];
-      json details = {{"action", requests[i].action}, {"resource", requests[i].resource}};
-      if (!r.error_code.empty()) {
-        details["error"] = r.error;
-        details["code"] = r.error_code;
-      } else {
-        details["decision"] = std::string(policy::DecisionName(r.decision));
-        if (!r.reasons.empty()) details["reasons"] = ReasonsJson(r.reasons);
-      }
-      event.details_json = Dump(details);
+      event.details_json = DecisionDetails(requests[i], r);
+      event.details_canonical = true;
       s.CountDecision(r);
     }
   }

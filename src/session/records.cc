@@ -43,17 +43,24 @@ std::map<std::string, std::string> Map(const json& doc, const char* key) {
 
 }  // namespace
 
-json ReasonsJson(const std::vector<policy::Reason>& reasons) {
-  json out = json::array();
+void WriteReasons(xrole::json::Writer& writer, const std::vector<policy::Reason>& reasons) {
+  writer.BeginArray();
   for (const auto& r : reasons) {
-    json item = {{"policy", r.policy},
-                 {"statement", r.statement},
-                 {"effect", std::string(policy::EffectName(r.effect))}};
-    if (!r.sid.empty()) item["sid"] = r.sid;
-    if (!r.name.empty()) item["name"] = r.name;
-    out.push_back(std::move(item));
+    writer.BeginObject()
+        .Field("effect", policy::EffectName(r.effect))
+        .FieldIfSet("name", r.name)
+        .Field("policy", r.policy)
+        .FieldIfSet("sid", r.sid)
+        .Field("statement", r.statement)
+        .EndObject();
   }
-  return out;
+  writer.EndArray();
+}
+
+nlohmann::json ReasonsJson(const std::vector<policy::Reason>& reasons) {
+  xrole::json::Writer writer;
+  WriteReasons(writer, reasons);
+  return nlohmann::json::parse(writer.text(), nullptr, false);
 }
 
 std::string Iso8601(std::int64_t epoch_seconds) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_writer.h"
 #include "session/broker.h"
 #include "xrole/status.h"
 
@@ -23,7 +24,8 @@ struct AccessKeyRecord {
 };
 
 // The one JSON shape of a decision's reasons, for API answers and audit records alike:
-// [{"policy", "statement", "effect", "sid"?, "name"?}].
+// [{"effect", "name"?, "policy", "sid"?, "statement"}], written in canonical (sorted) order.
+void WriteReasons(json::Writer& writer, const std::vector<policy::Reason>& reasons);
 nlohmann::json ReasonsJson(const std::vector<policy::Reason>& reasons);
 
 // Epoch seconds as ISO 8601 UTC, "2026-11-29T04:15:43Z".

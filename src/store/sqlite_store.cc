@@ -7,11 +7,13 @@
 
 #include <array>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "store/migrations.h"
@@ -59,6 +61,8 @@ class SqliteStore final : public Store {
         file_name_(path_.starts_with("file:") ? "./" + path_ : path_),
         full_sync_(full_sync) {}
 
+  ~SqliteStore() override { StopCheckpointer(); }
+
   Status Open();
 
   Status Commit(const Batch& batch) override;
@@ -97,6 +101,15 @@ class SqliteStore final : public Store {
   Status InsertAudit(const AuditRow& row);
   Status InsertCheckpoint(const CheckpointRow& row);
 
+  // WAL checkpoints run on their own connection and thread, so that copying the WAL into the
+  // database (and, with synchronous=NORMAL, its fsync) never stalls a commit: SQLite's automatic
+  // checkpoint would run inside the commit that crosses the threshold. PASSIVE checkpoints never
+  // wait for the writer; the WAL restarts from its beginning once a checkpoint has caught up.
+  static int OnWalCommit(void* store, sqlite3* db, const char* schema, int wal_pages);
+  Status StartCheckpointer();
+  void StopCheckpointer();
+  void CheckpointLoop();
+
   const std::string path_;       // as given, for messages
   const std::string file_name_;  // as passed to SQLite
   const bool full_sync_;
@@ -104,7 +117,65 @@ class SqliteStore final : public Store {
   Writer writer_;
   std::mutex read_mutex_;
   Reader reader_;
+
+  sqlite::Connection checkpoint_connection_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_wanted_ = false;
+  bool checkpointer_stopping_ = false;
+  std::thread checkpointer_;
 };
+
+// WAL size (in pages) that asks for a checkpoint; SQLite's own default threshold.
+constexpr int kCheckpointPages = 1000;
+
+int SqliteStore::OnWalCommit(void* store, sqlite3*, const char*, int wal_pages) {
+  if (wal_pages < kCheckpointPages) return SQLITE_OK;
+  auto* self = static_cast<SqliteStore*>(store);
+  {
+    std::lock_guard lock(self->checkpoint_mutex_);
+    if (self->checkpoint_wanted_) return SQLITE_OK;
+    self->checkpoint_wanted_ = true;
+  }
+  self->checkpoint_wake_.notify_one();
+  return SQLITE_OK;
+}
+
+Status SqliteStore::StartCheckpointer() {
+  XROLE_ASSIGN_OR_RETURN(checkpoint_connection_,
+                         sqlite::Connection::Open(file_name_, SQLITE_OPEN_READWRITE));
+  XROLE_RETURN_IF_ERROR(checkpoint_connection_.Exec("PRAGMA busy_timeout = 5000"));
+  XROLE_RETURN_IF_ERROR(checkpoint_connection_.Exec(full_sync_ ? "PRAGMA synchronous = FULL"
+                                                               : "PRAGMA synchronous = NORMAL"));
+  sqlite3_wal_hook(writer_.connection.get(), &SqliteStore::OnWalCommit, this);
+  checkpointer_ = std::thread(&SqliteStore::CheckpointLoop, this);
+  return OkStatus();
+}
+
+void SqliteStore::StopCheckpointer() {
+  if (!checkpointer_.joinable()) return;
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpointer_stopping_ = true;
+  }
+  checkpoint_wake_.notify_one();
+  checkpointer_.join();
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  while (true) {
+    checkpoint_wake_.wait(lock, [this] { return checkpoint_wanted_ || checkpointer_stopping_; });
+    if (checkpointer_stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // A busy or failed checkpoint is retried when the WAL grows again; the data is in the WAL
+    // either way.
+    sqlite3_wal_checkpoint_v2(checkpoint_connection_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                              nullptr, nullptr);
+    lock.lock();
+  }
+}
 
 Status SqliteStore::Configure(sqlite::Connection& connection, bool writer) {
   // Set first, so that the pragmas below wait for a lock held by another process.
@@ -195,6 +266,9 @@ Status SqliteStore::Open() {
     return Failure(configured.error(), "configure for reading");
   }
   if (auto prepared = PrepareReader(); !prepared.ok()) return Failure(prepared.error(), "prepare");
+  if (auto started = StartCheckpointer(); !started.ok()) {
+    return Failure(started.error(), "start the checkpointer");
+  }
   return OkStatus();
 }
 
