@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-targets=(policy_parser_fuzzer evaluator_diff_fuzzer glob_fuzzer objects_fuzzer token_fuzzer)
+targets=(policy_parser_fuzzer evaluator_diff_fuzzer glob_fuzzer objects_fuzzer token_fuzzer
+         sigv4_fuzzer)
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF >/dev/null
 # Only the fuzz targets and the libraries they link (not the server and the CLI).
