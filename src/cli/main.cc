@@ -36,6 +36,24 @@ int main(int argc, char** argv) {
   lint_cmd->add_option("--kind", lint_kind,
                        "auto, identity, resource, trust, boundary, session, scp or rcp");
 
+  xrole::cli::ExportAwsOptions export_aws;
+  CLI::App* export_top_cmd =
+      app.add_subcommand("export", "export execution roles to other systems");
+  export_top_cmd->require_subcommand(1);
+  CLI::App* export_aws_cmd = export_top_cmd->add_subcommand(
+      "aws", "write AWS IAM roles, policies, CloudFormation and Terraform for execution roles");
+  export_aws_cmd
+      ->add_option("-f,--filename", export_aws.paths,
+                   "a file or directory (YAML or JSON); repeat for more")
+      ->required()
+      ->allow_extra_args(false);  // one value per -f, so ROLE names can follow
+  export_aws_cmd->add_option("--out", export_aws.out_dir,
+                             "output directory (default: xrole-aws-export)");
+  export_aws_cmd
+      ->add_option("--format", export_aws.format, "json, cloudformation, terraform or all")
+      ->check(CLI::IsMember({"json", "cloudformation", "terraform", "all"}));
+  export_aws_cmd->add_option("roles", export_aws.roles, "roles to export (default: all)");
+
   xrole::cli::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand("serve", "run the broker and its HTTP/JSON API");
   serve_cmd->add_option("--data", serve.data_dir, "data directory (keys, tokens, database)");
@@ -134,6 +152,19 @@ int main(int argc, char** argv) {
   assume_cmd->add_option("--format", assume.format, "env, json or text")
       ->check(CLI::IsMember({"env", "json", "text"}));
 
+  cli::CredentialProcessOptions credential_process;
+  CLI::App* credential_process_cmd = with_client_options(app.add_subcommand(
+      "credential-process", "print role-session credentials for AWS SDKs' credential_process"));
+  credential_process_cmd->add_option("--role", credential_process.role, "execution role")
+      ->required();
+  credential_process_cmd->add_option("--run", credential_process.run_id, "run id")->required();
+  credential_process_cmd->add_option("--duration", credential_process.duration,
+                                     "session lifetime (default 1h)");
+  credential_process_cmd->add_option("--session-name", credential_process.session_name,
+                                     "session name");
+  credential_process_cmd->add_option("--policy-file", credential_process.policy_file,
+                                     "session policy file (JSON), - for stdin");
+
   cli::AuthorizeOptions authorize;
   CLI::App* authorize_cmd = with_client_options(
       app.add_subcommand("authorize", "decide a request made with a session"), false);
@@ -206,6 +237,7 @@ int main(int argc, char** argv) {
   if (eval_cmd->parsed()) return xrole::cli::RunEval(eval);
   if (serve_cmd->parsed()) return xrole::cli::RunServe(serve);
   if (lint_cmd->parsed()) return xrole::cli::RunLint(lint_files, lint_format, lint_kind);
+  if (export_aws_cmd->parsed()) return xrole::cli::RunExportAws(export_aws);
   if (apply_cmd->parsed()) return cli::RunApply(client, apply);
   if (roles_cmd->parsed()) return cli::RunRoles(client, name);
   if (agent_credentials->parsed()) return cli::RunIssueCredentials(client, "agent", name, false);
@@ -217,6 +249,9 @@ int main(int argc, char** argv) {
   if (run_show_cmd->parsed()) return cli::RunRunShow(client, name);
   if (session_show_cmd->parsed()) return cli::RunSessionShow(client, name);
   if (assume_cmd->parsed()) return cli::RunAssume(client, assume);
+  if (credential_process_cmd->parsed()) {
+    return cli::RunCredentialProcess(client, credential_process);
+  }
   if (authorize_cmd->parsed()) return cli::RunAuthorize(client, authorize);
   if (revoke_cmd->parsed()) return cli::RunRevoke(client, revoke);
   if (approvals_cmd->parsed()) return cli::RunApprovals(client, all_approvals);

@@ -9,6 +9,8 @@
 
 #include "common/crypto.h"
 #include "policy/document.h"
+#include "server/credentials_api.h"
+#include "server/sts_api.h"
 #include "session/records.h"
 
 namespace xrole::server {
@@ -186,7 +188,8 @@ json RunJson(const session::Run& run) {
           {"status", run.status},
           {"startedAt", Iso8601(run.started_at)},
           {"expiresAt", Iso8601(run.expires_at)},
-          {"endedBy", run.ended_by}};
+          {"endedBy", run.ended_by},
+          {"accessKeyId", run.access_key_id}};
 }
 
 json SessionJson(const session::SessionRecord& s) {
@@ -199,6 +202,7 @@ json SessionJson(const session::SessionRecord& s) {
           {"sessionName", s.session_name},
           {"sourceIdentity", s.source_identity},
           {"tags", s.tags},
+          {"transitiveTagKeys", s.transitive_tag_keys},
           {"parentSessionId", s.parent_session_id},
           {"chained", s.chained},
           {"issuedAt", Iso8601(s.issued_at)},
@@ -366,6 +370,20 @@ struct Api::Impl {
       response.content_type = "text/plain; version=0.0.4";
       response.body = broker.Metrics();
       respond(std::move(response));
+      return;
+    }
+    // The STS Query API (sts_api.h) shares the root path; it may wait on the audit log.
+    if (IsStsRequest(request)) {
+      pool.Post([this, request = std::move(request), respond = std::move(respond)]() mutable {
+        respond(HandleStsRequest(broker, request));
+      });
+      return;
+    }
+    // The AWS SDKs' container-credentials fetch (credentials_api.h): its own Authorization form.
+    if (IsContainerCredentialsRequest(request)) {
+      pool.Post([this, request = std::move(request), respond = std::move(respond)]() mutable {
+        respond(HandleContainerCredentials(broker, request));
+      });
       return;
     }
     if (at(0) != "v1") {
@@ -551,7 +569,11 @@ struct Api::Impl {
     XROLE_ASSIGN_OR_RETURN(start.ttl_seconds, GetInt(body, "ttlSeconds"));
     XROLE_ASSIGN_OR_RETURN(start.tags, GetTags(body, "tags"));
     XROLE_ASSIGN_OR_RETURN(auto run, broker.StartRun(caller, start));
-    return JsonResponse(201, RunJson(run));
+    json out = RunJson(run);
+    // The run's access key pair for the STS endpoint (docs/sts.md); the secret is shown once.
+    out["credentials"] = {{"accessKeyId", run.access_key_id},
+                          {"secretAccessKey", run.secret_access_key}};
+    return JsonResponse(201, out);
   }
 
   Result<HttpResponse> Assume(const Caller& caller, const json& body) {
@@ -566,9 +588,32 @@ struct Api::Impl {
     }
     XROLE_ASSIGN_OR_RETURN(assume.tags, GetTags(body, "tags"));
     XROLE_ASSIGN_OR_RETURN(assume.source_identity, GetString(body, "sourceIdentity"));
+    XROLE_ASSIGN_OR_RETURN(assume.external_id, GetString(body, "externalId"));
+    if (auto keys = body.find("transitiveTagKeys"); keys != body.end() && !keys->is_null()) {
+      if (!keys->is_array()) {
+        return Error(ErrorCode::kInvalidArgument, "`transitiveTagKeys` must be an array of strings",
+                     "transitiveTagKeys");
+      }
+      for (const auto& key : *keys) {
+        if (!key.is_string()) {
+          return Error(ErrorCode::kInvalidArgument,
+                       "`transitiveTagKeys` must be an array of strings", "transitiveTagKeys");
+        }
+        assume.transitive_tag_keys.push_back(key.get<std::string>());
+      }
+    }
     XROLE_ASSIGN_OR_RETURN(assume.parent_session_id, GetString(body, "parentSessionId"));
     XROLE_ASSIGN_OR_RETURN(assume.agent, GetString(body, "agent"));
     XROLE_ASSIGN_OR_RETURN(assume.approval_id, GetString(body, "approvalId"));
+    if (auto reuse = body.find("reuse"); reuse != body.end() && !reuse->is_null()) {
+      if (!reuse->is_boolean()) {
+        return Error(ErrorCode::kInvalidArgument, "`reuse` must be a boolean", "reuse");
+      }
+      // A credential provider repeats the same request: it gets the live session it holds,
+      // or the approval already opened for the request (docs/sdk-credentials.md).
+      assume.reuse = reuse->get<bool>();
+      assume.find_matching_approval = assume.reuse;
+    }
     XROLE_ASSIGN_OR_RETURN(auto result, broker.Assume(caller, assume));
     if (result.pending) {
       return JsonResponse(202, {{"approvalId", result.approval_id},
@@ -581,7 +626,8 @@ struct Api::Impl {
                           {"sessionToken", result.credentials.session_token},
                           {"expiration", Iso8601(result.credentials.expiration)}};
     out["auditId"] = result.audit_id;
-    return JsonResponse(201, out);
+    if (result.reused) out["reused"] = true;
+    return JsonResponse(result.reused ? 200 : 201, out);
   }
 
   Result<HttpResponse> ReadAudit(const Caller& caller, const HttpRequest& request, bool lines) {

@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "policy/document.h"
 #include "session/records.h"
+#include "session/session_reuse.h"
 #include "session/token.h"
 
 namespace xrole::session {
@@ -75,6 +76,18 @@ Status CheckTags(const std::map<std::string, std::string>& tags) {
   return OkStatus();
 }
 
+// A new access key bound to `run` (principal kind "run", the run's agent as principal).
+AccessKeyRecord NewRunKey(const Run& run, std::int64_t now) {
+  AccessKeyRecord key;
+  key.access_key_id = NewAccessKeyId(false);
+  key.principal_kind = "run";
+  key.principal = run.agent;
+  key.run_id = run.id;
+  key.created_at = now;
+  key.status = "active";
+  return key;
+}
+
 // Context keys that describe the principal, the session or the run: always supplied by the
 // broker, never taken from the caller (a caller cannot claim to be another principal).
 bool IsBrokerOwnedKey(std::string_view key_lower) {
@@ -86,6 +99,21 @@ bool IsBrokerOwnedKey(std::string_view key_lower) {
     if (key_lower.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
+}
+
+// The claims of `record`'s session token: the same for its first issue and any reuse.
+TokenClaims ClaimsOf(const SessionRecord& record) {
+  TokenClaims claims;
+  claims.key_id = record.key_id;
+  claims.session_id = record.id;
+  claims.role = record.role;
+  claims.run_id = record.run_id;
+  claims.agent = record.agent;
+  claims.access_key_id = record.access_key_id;
+  claims.policy_hash = record.policy_hash;
+  claims.issued_at = record.issued_at;
+  claims.expires_at = record.expires_at;
+  return claims;
 }
 
 // The audit details of one decision, in canonical form (members in sorted order).
@@ -176,6 +204,9 @@ struct Broker::State {
   std::unordered_map<std::string, LiveSession> sessions;
   std::unordered_map<std::string, std::string> session_by_key;         // ASIA... -> session id
   std::unordered_map<std::string, std::vector<std::string>> children;  // parent -> children
+  // ReuseKey (session_reuse.h) -> the newest session issued for it. In memory only: after a
+  // restart the first reusing assume issues a new session.
+  std::unordered_map<std::string, std::string> reusable_sessions;
   std::unordered_map<std::string, Approval> approvals;
   std::unordered_map<std::string, AccessKeyRecord> access_keys;
   std::string admin_token_hash;
@@ -191,6 +222,7 @@ struct Broker::State {
   std::atomic<std::uint64_t> decisions_implicit_deny{0};
   std::atomic<std::uint64_t> decisions_rejected{0};
   std::atomic<std::uint64_t> sessions_issued{0};
+  std::atomic<std::uint64_t> sessions_reused{0};
   std::atomic<std::uint64_t> revocations{0};
   std::atomic<std::uint64_t> auth_failures{0};
 
@@ -387,6 +419,16 @@ struct Broker::State {
 
   bool RunLive(const Run& run, std::int64_t now) const {
     return run.status == "active" && run.expires_at > now;
+  }
+
+  // Marks the run's access key revoked once the run is over (exclusive lock held).
+  void RevokeRunKey(const Run& run, std::vector<store::Mutation>& mutations) {
+    auto key = access_keys.find(run.access_key_id);
+    if (run.access_key_id.empty() || key == access_keys.end() || key->second.status == "revoked") {
+      return;
+    }
+    key->second.status = "revoked";
+    mutations.push_back({store::Table::kAccessKeys, key->first, EncodeAccessKey(key->second)});
   }
 
   // Checks `live` and its ancestors (shared or exclusive lock held). Returns "" when usable,
@@ -903,16 +945,25 @@ Result<Run> Broker::StartRun(const Caller& caller, const StartRunRequest& reques
     run.started_at = s.Now();
     run.expires_at = run.started_at + ttl;
     run.status = "active";
+    AccessKeyRecord run_key = NewRunKey(run, s.Now());
+    run.access_key_id = run_key.access_key_id;
     s.runs[run.id] = run;
+    s.access_keys[run_key.access_key_id] = run_key;
     event.run = run.id;
     event.actor.agent = run.agent;
     event.actor.human = run.on_behalf_of;
     event.outcome = "ok";
-    event.details_json =
-        Dump({{"workflow", run.workflow}, {"tags", run.tags}, {"expiresAt", run.expires_at}});
-    committed = s.Enqueue({{store::Table::kRuns, run.id, EncodeRun(run)}}, std::move(event));
+    event.details_json = Dump({{"workflow", run.workflow},
+                               {"tags", run.tags},
+                               {"expiresAt", run.expires_at},
+                               {"accessKeyId", run.access_key_id}});
+    committed =
+        s.Enqueue({{store::Table::kRuns, run.id, EncodeRun(run)},
+                   {store::Table::kAccessKeys, run_key.access_key_id, EncodeAccessKey(run_key)}},
+                  std::move(event));
   }
   XROLE_RETURN_IF_ERROR(committed.get());
+  run.secret_access_key = s.keys->DeriveSecret(run.access_key_id);
   return run;
 }
 
@@ -981,6 +1032,7 @@ Result<std::int64_t> Broker::EndRun(const Caller& caller, std::string_view run_i
       run.ended_by = caller.Describe();
     }
     mutations.push_back({store::Table::kRuns, run.id, EncodeRun(run)});
+    s.RevokeRunKey(run, mutations);
     for (auto& [id, live] : s.sessions) {
       if (live.record.run_id == run.id && live.record.parent_session_id.empty()) {
         revoked += RevokeSubtree(s.sessions, s.children, id, now, "run ended", mutations);
@@ -1030,6 +1082,15 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     session_policy_hash = crypto::Sha256Hex(request.policy);
   }
   XROLE_RETURN_IF_ERROR(CheckTags(request.tags));
+  for (const std::string& key : request.transitive_tag_keys) {
+    if (!request.tags.count(key)) {
+      return Invalid("transitive tag key " + Quote(key) + " is not one of the session tags",
+                     "transitiveTagKeys");
+    }
+  }
+  if (request.external_id.size() > 1224) {
+    return Invalid("external id must be at most 1224 characters", "externalId");
+  }
   if (!request.source_identity.empty()) {
     XROLE_RETURN_IF_ERROR(CheckName(request.source_identity, "sourceIdentity", 2, 64));
   }
@@ -1132,8 +1193,12 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
                            (from_role ? "role" : "parent session") + " and cannot be replaced"));
     }
   }
+  std::set<std::string> transitive(request.transitive_tag_keys.begin(),
+                                   request.transitive_tag_keys.end());
   if (parent != nullptr) {
     for (const auto& [k, v] : parent->record.tags) tags.emplace(k, v);
+    transitive.insert(parent->record.transitive_tag_keys.begin(),
+                      parent->record.transitive_tag_keys.end());
   }
 
   // Duration: requested (or default), never beyond the role's maximum, the run's end, the
@@ -1201,6 +1266,12 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     }
     if (!tag_keys.empty()) c.Set("aws:TagKeys", policy::ContextValue::List(tag_keys));
     c.Set("sts:RoleSessionName", policy::ContextValue::Scalar(session_name));
+    if (!request.external_id.empty()) {
+      c.Set("sts:ExternalId", policy::ContextValue::Scalar(request.external_id));
+    }
+    if (!request.transitive_tag_keys.empty()) {
+      c.Set("sts:TransitiveTagKeys", policy::ContextValue::List(request.transitive_tag_keys));
+    }
     if (!source_identity.empty()) {
       c.Set("sts:SourceIdentity", policy::ContextValue::Scalar(source_identity));
     }
@@ -1238,14 +1309,99 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     }
   }
 
+  // Reuse: the session this caller already holds for exactly this request, while a new one
+  // would gain nothing (session_reuse.h). Decided after trust, so a tightened trust policy
+  // stops reuse too.
+  std::string reuse_key;
+  if (parent == nullptr) {
+    ReuseIdentity identity{caller.Describe(),
+                           role.name,
+                           run.id,
+                           session_name,
+                           crypto::Sha256Hex(role.hash + "|" + session_policy_hash),
+                           tags,
+                           {transitive.begin(), transitive.end()},
+                           source_identity};
+    reuse_key = ReuseKey(identity);
+    auto held = request.reuse ? s.reusable_sessions.find(reuse_key) : s.reusable_sessions.end();
+    auto held_live =
+        held == s.reusable_sessions.end() ? s.sessions.end() : s.sessions.find(held->second);
+    std::string problem;
+    if (held_live != s.sessions.end() && !held_live->second.unusable &&
+        held_live->second.compiled && s.SessionProblem(held_live->second, now, &problem).empty() &&
+        held_live->second.record.policy_hash == identity.policy_hash &&
+        held_live->second.record.key_id == s.keys->signer_id() &&
+        MayReuseUntil(held_live->second.record.expires_at, expires, now)) {
+      const SessionRecord& record = held_live->second.record;
+      AssumeResult result;
+      result.reused = true;
+      result.session = record;
+      result.credentials.access_key_id = record.access_key_id;
+      result.credentials.secret_access_key = s.keys->DeriveSecret(record.access_key_id);
+      result.credentials.session_token = IssueToken(ClaimsOf(record), s.keys->signer());
+      result.credentials.expiration = record.expires_at;
+      audit::Event event = s.MakeEvent("session.reuse", caller);
+      s.FillSessionActor(event, record);
+      event.outcome = "ok";
+      event.details_json = Dump({{"sessionName", record.session_name},
+                                 {"assumedRoleArn", record.assumed_role_arn},
+                                 {"expiresAt", record.expires_at},
+                                 {"remainingSeconds", record.expires_at - now},
+                                 {"requestedSeconds", requested},
+                                 {"accessKeyId", record.access_key_id}});
+      auto committed = s.Enqueue({}, std::move(event));
+      lock.unlock();
+      XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+      s.sessions_reused.fetch_add(1, std::memory_order_relaxed);
+      return result;
+    }
+  }
+
   // Approval: bound to the exact role, run, requested duration and session policy.
   std::vector<store::Mutation> mutations;
   std::string approval_used;
   if (role.approval_required) {
-    std::string request_hash = crypto::Sha256Hex(Dump({{"sessionName", session_name},
-                                                       {"tags", request.tags},
-                                                       {"sourceIdentity", source_identity}}));
-    if (request.approval_id.empty()) {
+    json bound = {
+        {"sessionName", session_name}, {"tags", request.tags}, {"sourceIdentity", source_identity}};
+    if (!request.transitive_tag_keys.empty()) bound["transitiveTagKeys"] = transitive;
+    if (!request.external_id.empty()) bound["externalId"] = request.external_id;
+    std::string request_hash = crypto::Sha256Hex(Dump(bound));
+    std::string approval_id = request.approval_id;
+    if (approval_id.empty() && request.find_matching_approval) {
+      const Approval* pending_match = nullptr;
+      for (const auto& [id, candidate] : s.approvals) {
+        bool same = candidate.role == role.name && candidate.run_id == run.id &&
+                    candidate.agent == agent.name && candidate.duration_seconds == requested &&
+                    candidate.session_policy_hash == session_policy_hash &&
+                    candidate.request_hash == request_hash &&
+                    candidate.parent_session_id == request.parent_session_id &&
+                    candidate.expires_at > now;
+        if (same && candidate.status == "approved") {
+          approval_id = id;
+          break;
+        }
+        if (same && candidate.status == "pending") pending_match = &candidate;
+      }
+      if (approval_id.empty() && pending_match != nullptr) {
+        audit::Event event = s.MakeEvent("approval.request", caller);
+        event.run = run.id;
+        event.role = role.name;
+        event.actor.agent = agent.name;
+        event.actor.human = run.on_behalf_of;
+        event.actor.parent_session = request.parent_session_id;
+        event.policy_hash = role.hash;
+        event.outcome = "pending";
+        event.details_json = Dump({{"approvalId", pending_match->id}, {"repeated", true}});
+        AssumeResult result;
+        result.pending = true;
+        result.approval_id = pending_match->id;
+        auto committed = s.Enqueue({}, std::move(event));
+        lock.unlock();
+        XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+        return result;
+      }
+    }
+    if (approval_id.empty()) {
       Approval approval;
       approval.id = NewId("apr-");
       approval.role = role.name;
@@ -1282,10 +1438,10 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
       XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
       return result;
     }
-    auto a = s.approvals.find(request.approval_id);
+    auto a = s.approvals.find(approval_id);
     std::string problem;
     if (a == s.approvals.end()) {
-      problem = "no approval " + Quote(request.approval_id);
+      problem = "no approval " + Quote(approval_id);
     } else if (a->second.status != "approved") {
       problem = "approval " + Quote(a->second.id) + " is " + a->second.status;
     } else if (a->second.expires_at <= now) {
@@ -1324,6 +1480,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
   record.session_policy = request.policy;
   record.session_policy_hash = session_policy_hash;
   record.tags = tags;
+  record.transitive_tag_keys.assign(transitive.begin(), transitive.end());
   record.parent_session_id = request.parent_session_id;
   record.chained = chained;
   record.issued_at = now;
@@ -1341,20 +1498,10 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
   live.compiled = *compiled;
   live.principal_context = s.PrincipalContext(record);
 
-  TokenClaims claims;
-  claims.key_id = record.key_id;
-  claims.session_id = record.id;
-  claims.role = record.role;
-  claims.run_id = record.run_id;
-  claims.agent = record.agent;
-  claims.access_key_id = record.access_key_id;
-  claims.policy_hash = record.policy_hash;
-  claims.issued_at = record.issued_at;
-  claims.expires_at = record.expires_at;
   AssumeResult result;
   result.credentials.access_key_id = record.access_key_id;
   result.credentials.secret_access_key = s.keys->DeriveSecret(record.access_key_id);
-  result.credentials.session_token = IssueToken(claims, s.keys->signer());
+  result.credentials.session_token = IssueToken(ClaimsOf(record), s.keys->signer());
   result.credentials.expiration = record.expires_at;
 
   audit::Event event = s.MakeEvent("session.assume", caller);
@@ -1366,6 +1513,8 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
                              {"requestedSeconds", requested},
                              {"sessionPolicyHash", session_policy_hash},
                              {"tags", record.tags},
+                             {"transitiveTagKeys", record.transitive_tag_keys},
+                             {"externalIdGiven", !request.external_id.empty()},
                              {"sourceIdentity", record.source_identity},
                              {"chained", chained},
                              {"approvalId", approval_used},
@@ -1383,6 +1532,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
   }
   std::string id = record.id;
   s.sessions.emplace(id, std::move(live));
+  if (!reuse_key.empty()) s.reusable_sessions[reuse_key] = id;
   auto committed = s.Enqueue(std::move(mutations), std::move(event));
   lock.unlock();
   XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
@@ -1594,6 +1744,7 @@ Result<std::int64_t> Broker::Revoke(const Caller& caller, const RevokeRequest& r
         run->second.ended_by = caller.Describe();
         mutations.push_back({store::Table::kRuns, run->second.id, EncodeRun(run->second)});
       }
+      s.RevokeRunKey(run->second, mutations);
       event.run = request.run_id;
       for (auto& [id, live] : s.sessions) {
         if (live.record.run_id == request.run_id) {
@@ -1696,6 +1847,9 @@ std::string Broker::Metrics() const {
       << '\n';
   out << "xrole_decisions_total{decision=\"Rejected\"} " << s.decisions_rejected.load() << '\n';
   counter("xrole_sessions_issued_total", "Role sessions issued.", "", s.sessions_issued.load());
+  counter("xrole_sessions_reused_total",
+          "Live sessions handed out again to SDK credential providers.", "",
+          s.sessions_reused.load());
   counter("xrole_sessions_revoked_total", "Role sessions revoked.", "", s.revocations.load());
   counter("xrole_auth_failures_total", "Rejected API credentials.", "", s.auth_failures.load());
   out << "# HELP xrole_audit_last_seq Sequence number of the last audit record.\n"
@@ -1711,6 +1865,390 @@ std::string Broker::Metrics() const {
          "# TYPE xrole_sessions_live gauge\nxrole_sessions_live "
       << live << '\n';
   return out.str();
+}
+
+// =============================================================================================
+// STS endpoint: SigV4 callers, AssumeRole and GetCallerIdentity on top of the broker
+// (docs/sts.md). Errors here are AWS's (sts::StsError); everything else maps onto the methods
+// above, so an assume through STS is decided, bound to its run and audited exactly like one
+// through the JSON API.
+// =============================================================================================
+
+namespace {
+
+sts::StsError StsFailure(std::string code, std::string message) {
+  return sts::StsError{std::move(code), std::move(message), ""};
+}
+
+constexpr std::string_view kInvalidTokenMessage =
+    "The security token included in the request is invalid";
+constexpr std::string_view kExpiredTokenMessage =
+    "The security token included in the request is expired";
+
+// A stable AWS-style unique id ("AROA" + 17 base32 characters) for an ARN: the same principal
+// always gets the same id, as in AWS.
+std::string StableAwsId(std::string_view prefix, std::string_view arn) {
+  crypto::Digest hash = crypto::Sha256(arn);
+  std::string digest(reinterpret_cast<const char*>(hash.data()), 11);  // 88 bits
+  return std::string(prefix) + crypto::Base32Encode(digest).substr(0, 17);
+}
+
+// The account field of an ARN ("arn:aws:iam::ACCOUNT:role/x"), or "".
+std::string AccountOfArn(std::string_view arn) {
+  std::size_t start = 0;
+  for (int field = 0; field < 4; ++field) {
+    start = arn.find(':', start);
+    if (start == std::string_view::npos) return "";
+    ++start;
+  }
+  std::size_t end = arn.find(':', start);
+  return end == std::string_view::npos ? "" : std::string(arn.substr(start, end - start));
+}
+
+// `json_text` (valid JSON) without the whitespace between tokens: the form whose size counts
+// against the packed-policy limit and which the session keeps.
+std::string CompactJson(std::string_view json_text) {
+  std::string out;
+  out.reserve(json_text.size());
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : json_text) {
+    if (in_string) {
+      out += c;
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    if (c == '"') in_string = true;
+    out += c;
+  }
+  return out;
+}
+
+// The AWS error of a refused Assume. `denied` is AWS's AccessDenied text for this caller and
+// role; xrole's reason follows it.
+sts::StsError StsErrorOf(const Error& error, const std::string& denied) {
+  switch (error.code()) {
+    case ErrorCode::kInvalidArgument:
+      return StsFailure("ValidationError", error.message());
+    case ErrorCode::kMalformedPolicy:
+      return StsFailure("MalformedPolicyDocument", error.message());
+    case ErrorCode::kLimitExceeded:
+      return StsFailure("PackedPolicyTooLarge", error.message());
+    case ErrorCode::kPermissionDenied:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict:
+      return StsFailure("AccessDenied", denied + " because " + error.message());
+    case ErrorCode::kUnauthenticated:
+      return StsFailure("InvalidClientTokenId", std::string(kInvalidTokenMessage));
+    case ErrorCode::kExpired:
+      return StsFailure("ExpiredToken", std::string(kExpiredTokenMessage));
+    case ErrorCode::kUnavailable:
+      return StsFailure("ServiceUnavailable", "the audit log is unavailable; try again later");
+    case ErrorCode::kInternal:
+      break;
+  }
+  return StsFailure("InternalFailure",
+                    "the request processing has failed because of an "
+                    "unknown error, exception or failure");
+}
+
+}  // namespace
+
+sts::StsResult<StsPrincipal> Broker::AuthenticateSigV4(const sts::SignedRequestView& request) {
+  State& s = *state_;
+  std::string access_key_id;
+  // The AWS error the client sees, plus xrole's reason for the audit record (never a secret,
+  // never the session token, never the canonical request).
+  auto reject = [&](sts::StsError error, std::string reason = "") -> sts::StsResult<StsPrincipal> {
+    s.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    audit::Event event = s.MakeEvent("auth.rejected", Caller{});
+    event.outcome = "denied";
+    event.details_json = Dump({{"via", "sigv4"},
+                               {"accessKeyId", access_key_id},
+                               {"code", error.code},
+                               {"error", reason.empty() ? error.message : reason}});
+    s.audit->Append({}, std::move(event), [](Result<std::int64_t>) {});
+    error.debug_detail.clear();
+    return error;
+  };
+  auto parsed = sts::ParseSigV4(request);
+  if (!parsed.ok()) return reject(parsed.error());
+  const sts::SigV4Auth& auth = *parsed;
+  access_key_id = auth.access_key_id;
+  std::int64_t now = s.Now();
+
+  StsPrincipal principal;
+  principal.access_key_id = auth.access_key_id;
+  // A problem with the key's state is reported only after the signature verified, so only a
+  // holder of the secret learns it.
+  std::string problem_code;
+  std::string problem;
+  {
+    std::shared_lock lock(s.mutex);
+    const Catalog& catalog = *s.catalog;
+    auto session_key = s.session_by_key.find(auth.access_key_id);
+    auto key = s.access_keys.find(auth.access_key_id);
+    if (session_key != s.session_by_key.end()) {
+      const LiveSession& live = s.sessions.at(session_key->second);
+      const SessionRecord& record = live.record;
+      principal.caller = Caller{Caller::Kind::kSession, record.id, record.agent};
+      principal.key_kind = "session";
+      principal.run_id = record.run_id;
+      principal.identity.arn = record.assumed_role_arn;
+      principal.identity.user_id = StableAwsId("AROA", record.role_arn) + ":" + record.session_name;
+      principal.identity.account = AccountOfArn(record.role_arn);
+      // The session token must be this session's, verified like a bearer token.
+      if (auth.security_token.empty()) {
+        problem_code = "InvalidClientTokenId";
+        problem = "session key `" + record.access_key_id + "` used without its session token";
+      } else {
+        auto claims = s.VerifySessionToken(auth.security_token, now);
+        std::string message;
+        std::string state;
+        if (!claims.ok()) {
+          problem_code = claims.error().code() == ErrorCode::kExpired ? "ExpiredToken"
+                                                                      : "InvalidClientTokenId";
+          problem = claims.error().message();
+        } else if (claims->session_id != record.id ||
+                   claims->access_key_id != record.access_key_id) {
+          problem_code = "InvalidClientTokenId";
+          problem = "the session token belongs to another session";
+        } else if (!(state = s.SessionProblem(live, now, &message)).empty()) {
+          problem_code = state == "expired_token" || state == "parent_expired"
+                             ? "ExpiredToken"
+                             : "InvalidClientTokenId";
+          problem = message;
+        }
+      }
+    } else if (key != s.access_keys.end()) {
+      const AccessKeyRecord& record = key->second;
+      principal.key_kind = record.principal_kind;
+      if (record.status != "active") {
+        problem_code = "InvalidClientTokenId";
+        problem = "access key `" + record.access_key_id + "` is " + record.status;
+      }
+      if (record.principal_kind == "human") {
+        principal.caller = Caller::OfHuman(record.principal);
+        std::string account = Agent{}.account;
+        principal.identity.arn =
+            "arn:aws:iam::" + account + ":user/xrole/human/" + record.principal;
+        principal.identity.account = account;
+        if (!catalog.humans.count(record.principal) && problem_code.empty()) {
+          problem_code = "InvalidClientTokenId";
+          problem = "human `" + record.principal + "` no longer exists";
+        }
+      } else {
+        principal.caller = Caller::OfAgent(record.principal);
+        auto agent = catalog.agents.find(record.principal);
+        if (agent != catalog.agents.end()) {
+          principal.identity.arn = agent->second.Arn();
+          principal.identity.account = agent->second.account;
+        }
+        if ((agent == catalog.agents.end() || agent->second.disabled) && problem_code.empty()) {
+          problem_code = "InvalidClientTokenId";
+          problem = "agent `" + record.principal + "` is unknown or disabled";
+        }
+        if (record.principal_kind == "run") {
+          principal.run_id = record.run_id;
+          auto run = s.runs.find(record.run_id);
+          if (problem_code.empty() && (run == s.runs.end() || run->second.status != "active")) {
+            problem_code = "InvalidClientTokenId";
+            problem = "run `" + record.run_id + "` is no longer active";
+          } else if (problem_code.empty() && run->second.expires_at <= now) {
+            problem_code = "ExpiredToken";
+            problem = "run `" + record.run_id + "` expired at " + Iso8601(run->second.expires_at);
+          }
+        } else if (record.principal_kind != "agent" && problem_code.empty()) {
+          problem_code = "InvalidClientTokenId";
+          problem = "access key `" + record.access_key_id + "` has an unknown kind";
+        }
+      }
+      principal.identity.user_id = StableAwsId("AIDA", principal.identity.arn);
+    } else {
+      return reject(StsFailure("InvalidClientTokenId", std::string(kInvalidTokenMessage)),
+                    "unknown access key id `" + auth.access_key_id + "`");
+    }
+  }
+  sts::SigV4VerifyOptions verify_options;
+  verify_options.expected_service = "sts";
+  auto verified = sts::VerifySigV4(request, auth, s.keys->DeriveSecret(auth.access_key_id), now,
+                                   verify_options);
+  if (!verified.ok()) return reject(verified.error());
+  if (!problem_code.empty()) {
+    std::string_view generic =
+        problem_code == "ExpiredToken" ? kExpiredTokenMessage : kInvalidTokenMessage;
+    return reject(StsFailure(problem_code, std::string(generic) + ": " + problem), problem);
+  }
+  return principal;
+}
+
+sts::StsResult<sts::AssumeRoleResult> Broker::StsAssumeRole(const StsPrincipal& principal,
+                                                            const sts::AssumeRoleRequest& request,
+                                                            std::string* session_id) {
+  State& s = *state_;
+  const std::string denied =
+      "User: " + principal.identity.arn +
+      " is not authorized to perform: sts:AssumeRole on resource: " + request.role_arn;
+  std::shared_ptr<const Catalog> catalog = s.CurrentCatalog();
+  const ExecutionRole* role = nullptr;
+  for (const auto& [name, candidate] : catalog->roles) {
+    if (candidate.Arn() == request.role_arn) role = &candidate;
+  }
+  if (role == nullptr) {
+    Error error = NotFound("no execution role has the ARN " + Quote(request.role_arn));
+    s.AuditRefusal(principal.caller, "session.assume", error, {{"roleArn", request.role_arn}});
+    return StsFailure("AccessDenied", denied);
+  }
+  if (!request.policy_arns.empty()) {
+    return StsFailure("ValidationError",
+                      "PolicyArns is not supported: xrole has no managed-policy store, so `" +
+                          request.policy_arns.front() +
+                          "` cannot be resolved; pass the session policy inline with Policy");
+  }
+  if (request.serial_number || request.token_code) {
+    return StsFailure("ValidationError",
+                      "SerialNumber and TokenCode are not supported: xrole authenticates agents "
+                      "by their keys and gets human consent through approvals");
+  }
+
+  AssumeRequest assume;
+  assume.role = role->name;
+  assume.session_name = request.role_session_name;
+  assume.duration_seconds = request.duration_seconds.value_or(0);
+  assume.source_identity = request.source_identity.value_or("");
+  assume.external_id = request.external_id.value_or("");
+  assume.transitive_tag_keys = request.transitive_tag_keys;
+  assume.find_matching_approval = true;
+
+  // The session policy: valid, and with the session tags within the packed-size limit
+  // (measured on the policy without inter-token whitespace, which is what the session keeps).
+  std::size_t packed_bytes = 0;
+  if (request.policy) {
+    auto parsed = policy::ParsePolicy(*request.policy, policy::PolicyKind::kSession, "session");
+    if (!parsed.ok()) {
+      return StsFailure("MalformedPolicyDocument",
+                        "the session policy is malformed: " + parsed.error().ToString());
+    }
+    assume.policy = CompactJson(*request.policy);
+    packed_bytes += assume.policy.size();
+  }
+  std::string named_run;
+  for (const auto& tag : request.tags) {
+    if (EqualsIgnoreCase(tag.key, "xrole:run")) {
+      named_run = tag.value;
+      continue;
+    }
+    bool duplicate = std::any_of(assume.tags.begin(), assume.tags.end(), [&tag](const auto& kv) {
+      return EqualsIgnoreCase(kv.first, tag.key);
+    });
+    if (duplicate) {
+      return StsFailure(
+          "InvalidParameterValue",
+          "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
+    }
+    assume.tags[tag.key] = tag.value;
+    packed_bytes += tag.key.size() + tag.value.size();
+  }
+  const std::size_t limit = s.options.max_session_policy_bytes;
+  int packed_percent = static_cast<int>((packed_bytes * 100 + limit - 1) / limit);
+  if (packed_bytes > limit) {
+    return StsFailure("PackedPolicyTooLarge", "the session policy and session tags packed to " +
+                                                  std::to_string(packed_percent) +
+                                                  "% of the allowed size (" +
+                                                  std::to_string(packed_bytes) + " of " +
+                                                  std::to_string(limit) + " bytes)");
+  }
+
+  // The run: the run key's, the signing session's, or for an agent key the one it names.
+  Caller caller = principal.caller;
+  switch (principal.caller.kind) {
+    case Caller::Kind::kSession:
+      assume.parent_session_id = principal.caller.name;
+      assume.run_id = principal.run_id;
+      break;
+    case Caller::Kind::kAgent:
+      if (principal.key_kind == "run") {
+        assume.run_id = principal.run_id;
+      } else if (!named_run.empty()) {
+        assume.run_id = named_run;
+      } else {
+        std::shared_lock lock(s.mutex);
+        std::int64_t now = s.Now();
+        std::vector<std::string> live;
+        for (const auto& [id, run] : s.runs) {
+          if (run.agent == caller.name && s.RunLive(run, now)) live.push_back(id);
+        }
+        if (live.size() != 1) {
+          return StsFailure(
+              "ValidationError",
+              "agent `" + caller.name + "` has " + std::to_string(live.size()) +
+                  " active runs: sign with the run's credentials (returned when the run "
+                  "starts) or name the run with the session tag xrole:run=RUN_ID");
+        }
+        assume.run_id = live.front();
+      }
+      break;
+    default:
+      s.AuditRefusal(caller, "session.assume",
+                     Denied("only agents and their sessions may assume roles"),
+                     {{"roleArn", request.role_arn}});
+      return StsFailure("AccessDenied", denied);
+  }
+  if (!named_run.empty() && named_run != assume.run_id) {
+    return StsFailure("ValidationError", "the session tag xrole:run names run `" + named_run +
+                                             "`, but the caller is bound to run `" + assume.run_id +
+                                             "`");
+  }
+
+  auto assumed = Assume(caller, assume);
+  if (!assumed.ok()) return StsErrorOf(assumed.error(), denied);
+  if (assumed->pending) {
+    return StsFailure("AccessDenied",
+                      denied + " because role `" + role->name +
+                          "` requires a human approval: " + "approval " + assumed->approval_id +
+                          " is pending and must be approved (xrole approve " +
+                          assumed->approval_id + "); then repeat the same AssumeRole call");
+  }
+  const SessionRecord& session = assumed->session;
+  if (session_id != nullptr) *session_id = session.id;
+  sts::AssumeRoleResult result;
+  result.access_key_id = assumed->credentials.access_key_id;
+  result.secret_access_key = assumed->credentials.secret_access_key;
+  result.session_token = assumed->credentials.session_token;
+  result.expiration = Iso8601(assumed->credentials.expiration);
+  result.assumed_role_id = StableAwsId("AROA", session.role_arn) + ":" + session.session_name;
+  result.assumed_role_arn = session.assumed_role_arn;
+  if (request.policy || !request.tags.empty()) result.packed_policy_size = packed_percent;
+  if (!session.source_identity.empty()) result.source_identity = session.source_identity;
+  return result;
+}
+
+Result<std::int64_t> Broker::RecordStsCall(const StsPrincipal& principal,
+                                           const StsCallRecord& call) {
+  State& s = *state_;
+  audit::Event event = s.MakeEvent("sts.call", principal.caller);
+  event.run = principal.run_id;
+  event.outcome = call.error_code.empty() ? "ok" : "denied";
+  json details = {{"action", call.action},
+                  {"requestId", call.request_id},
+                  {"accessKeyId", principal.access_key_id},
+                  {"keyKind", principal.key_kind}};
+  if (!call.role_arn.empty()) details["roleArn"] = call.role_arn;
+  if (!call.session_id.empty()) details["sessionId"] = call.session_id;
+  if (!call.error_code.empty()) {
+    details["code"] = call.error_code;
+    details["error"] = call.error_message;
+  }
+  event.details_json = Dump(details);
+  return s.Commit({}, std::move(event));
 }
 
 }  // namespace xrole::session

@@ -31,6 +31,8 @@
 #include "session/keyring.h"
 #include "session/objects.h"
 #include "store/store.h"
+#include "sts/protocol.h"
+#include "sts/sigv4.h"
 #include "xrole/policy.h"
 #include "xrole/status.h"
 
@@ -78,6 +80,12 @@ struct Run {
   std::int64_t ended_at = 0;
   std::string status;  // "active", "ended", "revoked"
   std::string ended_by;
+  // The run's access key pair: what the agent gives its AWS SDK to call AssumeRole on the STS
+  // endpoint (sessions obtained with it are bound to this run). The key is revoked when the
+  // run ends or is revoked. The secret is set only in StartRun's answer (shown once, never
+  // stored).
+  std::string access_key_id;
+  std::string secret_access_key;
 };
 
 struct SessionRecord {
@@ -93,6 +101,9 @@ struct SessionRecord {
   std::string session_policy;       // JSON text, "" when none
   std::string session_policy_hash;  // "" when none
   std::map<std::string, std::string> tags;
+  // Session tag keys passed on to chained sessions (AWS TransitiveTagKeys), including those
+  // inherited from the parent.
+  std::vector<std::string> transitive_tag_keys;
   std::string parent_session_id;
   bool chained = false;  // assumed from a parent session of another role
   std::int64_t issued_at = 0;
@@ -151,14 +162,26 @@ struct AssumeRequest {
   std::int64_t duration_seconds = 0;  // 0: default
   std::string policy;                 // session policy JSON, "" for none
   std::map<std::string, std::string> tags;
+  std::vector<std::string> transitive_tag_keys;  // each must be a key of `tags`
   std::string source_identity;
+  std::string external_id;        // the trust policy's sts:ExternalId ("" = absent)
   std::string parent_session_id;  // delegation (same role) or chaining (another role)
   std::string agent;              // sub-agent for a delegated session ("" = the caller)
   std::string approval_id;        // redeem an approved request
+  // Without approval_id: redeem an approved, unused approval bound to exactly this request if
+  // there is one, and answer an identical still-pending request with its approval instead of
+  // opening another (the STS endpoint, where a client can only repeat the same call).
+  bool find_matching_approval = false;
+  // Hand out a live session the caller already holds for exactly this request (no parent)
+  // instead of issuing a new one, when session_reuse.h allows it: what SDK credential
+  // providers ask for, since SDKs fetch credentials again whenever 15 minutes or less remain.
+  // The answer's credentials are that session's (secret re-derived, token re-signed).
+  bool reuse = false;
 };
 
 struct AssumeResult {
   bool pending = false;  // approval required: approval_id is set, nothing else
+  bool reused = false;   // an existing session was handed out again (audited session.reuse)
   std::string approval_id;
   SessionRecord session;
   Credentials credentials;
@@ -196,6 +219,25 @@ struct IssuedKey {
   std::string access_key_id;
   std::string secret_access_key;  // shown once
   std::string principal;          // "agent:NAME" / "human:NAME"
+};
+
+// The signer of an STS request, authenticated by its SigV4 signature (docs/sts.md).
+struct StsPrincipal {
+  Caller caller;                 // kAgent (agent or run key), kHuman, or kSession
+  std::string access_key_id;     // the signing key (never its secret)
+  std::string key_kind;          // "agent", "human", "run" or "session"
+  std::string run_id;            // run key: its run; session: the session's run
+  sts::CallerIdentity identity;  // GetCallerIdentity's Arn, UserId and Account
+};
+
+// One STS call's outcome, for its audit record.
+struct StsCallRecord {
+  std::string action;      // "AssumeRole", ... ("" when the request named none)
+  std::string request_id;  // the x-amzn-RequestId answered
+  std::string error_code;  // AWS error code, "" on success
+  std::string error_message;
+  std::string role_arn;    // AssumeRole: the requested role
+  std::string session_id;  // AssumeRole: the session issued
 };
 
 class Broker {
@@ -247,6 +289,23 @@ class Broker {
   Result<std::vector<store::AuditRow>> ReadAudit(const Caller& caller, std::int64_t after,
                                                  std::size_t limit);
   Result<audit::VerifyReport> VerifyAudit(const Caller& caller);
+
+  // ---- STS endpoint (docs/sts.md) ----
+  // Authenticates a SigV4-signed request: the access key of an agent, a human or a run
+  // (AKIA...), or of a session (ASIA..., with its session token as X-Amz-Security-Token).
+  // Errors carry AWS codes: InvalidClientTokenId (unknown, inactive or revoked key, revoked
+  // session, ended run), SignatureDoesNotMatch, RequestExpired (clock skew), ExpiredToken
+  // (expired session or run), and ParseSigV4's. Every rejection is audited (auth.rejected).
+  sts::StsResult<StsPrincipal> AuthenticateSigV4(const sts::SignedRequestView& request);
+  // AssumeRole on Assume: RoleArn names a catalog role; the run is the run key's, the signing
+  // session's (role chaining) or, for an agent key, the one named by the session tag
+  // `xrole:run` or the agent's only active run. A role that requires approval answers
+  // AccessDenied naming the pending approval; the same call succeeds once a human approved it.
+  sts::StsResult<sts::AssumeRoleResult> StsAssumeRole(const StsPrincipal& principal,
+                                                      const sts::AssumeRoleRequest& request,
+                                                      std::string* session_id = nullptr);
+  // Appends the call's audit record and waits until it is durable.
+  Result<std::int64_t> RecordStsCall(const StsPrincipal& principal, const StsCallRecord& call);
 
   // Prometheus text exposition.
   std::string Metrics() const;

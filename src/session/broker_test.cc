@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "session/session_reuse.h"
 #include "session/token.h"
 #include "store/store.h"
 
@@ -1787,6 +1788,275 @@ TEST_F(BrokerTest, SigningKeyRotationKeepsOldTokensValid) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok);
   EXPECT_TRUE(report->problems.empty());
+}
+
+// ---- session reuse for SDK credential providers (session_reuse.h) ----------------------------
+
+// A one-hour assume with reuse, as the credential providers send it.
+AssumeRequest ReuseRequest(std::string role, const RunRecord& run,
+                           std::int64_t duration_seconds = kProviderSessionSeconds) {
+  AssumeRequest request;
+  request.role = std::move(role);
+  request.run_id = run.id;
+  request.duration_seconds = duration_seconds;
+  request.reuse = true;
+  return request;
+}
+
+class SessionReuseTest : public BrokerTest {
+ protected:
+  int AuditCount(std::string_view type) {
+    int count = 0;
+    for (const auto& row : Audit()) count += row.type == type;
+    return count;
+  }
+};
+
+TEST_F(SessionReuseTest, SameSessionWhileMoreThanTheRefreshMarginRemains) {
+  RunRecord run = NewRun("main", "worker", 5 * 3600);
+  AssumeResult first = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(first.reused);
+  EXPECT_EQ(first.session.expires_at, Now() + 3600);
+
+  Advance(600);
+  AssumeResult again = MustAssume(ReuseRequest("long", run));
+  EXPECT_TRUE(again.reused);
+  EXPECT_EQ(again.session.id, first.session.id);
+  EXPECT_EQ(again.credentials.access_key_id, first.credentials.access_key_id);
+  EXPECT_EQ(again.credentials.secret_access_key, first.credentials.secret_access_key);
+  EXPECT_EQ(again.credentials.expiration, first.credentials.expiration);
+  // Re-signed over the same claims with the same key: the very token first issued.
+  EXPECT_EQ(again.credentials.session_token, first.credentials.session_token);
+  EXPECT_GT(again.audit_id, first.audit_id);
+
+  // The re-issued token verifies against the published keys and authorizes.
+  std::map<std::string, std::string> public_keys;
+  for (const auto& key : broker_->PublicKeys()) public_keys[key.key_id] = key.public_key;
+  auto claims = VerifyToken(
+      again.credentials.session_token,
+      [&public_keys](std::string_view kid) -> const std::string* {
+        auto it = public_keys.find(std::string(kid));
+        return it == public_keys.end() ? nullptr : &it->second;
+      },
+      Now());
+  ASSERT_TRUE(claims.ok()) << claims.error().ToString();
+  EXPECT_EQ(claims->session_id, first.session.id);
+  EXPECT_EQ(Check(again, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  EXPECT_EQ(Check(again, "s3:DeleteObject", kDataObject).decision, Decision::kImplicitlyDenied);
+
+  // Up to 15 min + 61 s left: still the same session; at 15 min + 60 s a new one.
+  Advance(3600 - 600 - (kReuseMarginSeconds + 1));
+  EXPECT_EQ(MustAssume(ReuseRequest("long", run)).session.id, first.session.id);
+  Advance(1);
+  AssumeResult renewed = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(renewed.reused);
+  EXPECT_NE(renewed.session.id, first.session.id);
+  EXPECT_EQ(renewed.session.expires_at, Now() + 3600);
+  // The next reuse hands out the newest session; the older one stays valid until it expires.
+  EXPECT_EQ(MustAssume(ReuseRequest("long", run)).session.id, renewed.session.id);
+  EXPECT_EQ(Check(first, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+
+  EXPECT_EQ(AuditCount("session.assume"), 2);
+  EXPECT_EQ(AuditCount("session.reuse"), 3);
+  auto report = broker_->VerifyAudit(Caller::Admin());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok);
+}
+
+TEST_F(SessionReuseTest, OnlyWhenAskedFor) {
+  RunRecord run = NewRun("main", "worker", 5 * 3600);
+  AssumeResult first = MustAssume(ReuseRequest("long", run));
+  AssumeRequest plain = ReuseRequest("long", run);
+  plain.reuse = false;
+  AssumeResult second = MustAssume(plain);
+  EXPECT_FALSE(second.reused);
+  EXPECT_NE(second.session.id, first.session.id);
+}
+
+TEST_F(SessionReuseTest, NeverAcrossCallersRunsRolesOrRequests) {
+  RunRecord run = NewRun("main", "worker", 5 * 3600);
+  RunRecord other_run = NewRun("main", "worker", 5 * 3600);
+  AssumeResult base = MustAssume(ReuseRequest("long", run));
+  std::set<std::string> ids{base.session.id};
+  auto expect_new = [&](const Caller& caller, const AssumeRequest& request, const char* what) {
+    AssumeResult result = MustAssume(caller, request);
+    EXPECT_FALSE(result.reused) << what;
+    EXPECT_TRUE(ids.insert(result.session.id).second) << what << " reused " << result.session.id;
+    // Asked again, each request finds its own session.
+    AssumeResult repeated = MustAssume(caller, request);
+    EXPECT_TRUE(repeated.reused) << what;
+    EXPECT_EQ(repeated.session.id, result.session.id) << what;
+  };
+  Caller worker = Caller::OfAgent("worker");
+  expect_new(Caller::Admin(), ReuseRequest("long", run), "another caller (the admin)");
+  expect_new(worker, ReuseRequest("long", other_run), "another run");
+  expect_new(worker, ReuseRequest("base", run), "another role");
+  AssumeRequest scoped = ReuseRequest("long", run);
+  scoped.policy = std::string(kGetOnly);
+  expect_new(worker, scoped, "a session policy");
+  scoped.policy = std::string(kListOnly);
+  expect_new(worker, scoped, "another session policy");
+  AssumeRequest named = ReuseRequest("long", run);
+  named.session_name = "nightly-report";
+  expect_new(worker, named, "another session name");
+  AssumeRequest tagged = ReuseRequest("long", run);
+  tagged.tags = {{"project", "apollo"}};
+  expect_new(worker, tagged, "session tags");
+  tagged.transitive_tag_keys = {"project"};
+  expect_new(worker, tagged, "transitive tag keys");
+  AssumeRequest sourced = ReuseRequest("long", run);
+  sourced.source_identity = "ci-pipeline";
+  expect_new(worker, sourced, "a source identity");
+
+  // A delegated session is never reused (nor handed out for its parent's request).
+  AssumeRequest delegated = ReuseRequest("long", run);
+  delegated.parent_session_id = base.session.id;
+  Caller holder = HolderOf(base);
+  AssumeResult child = MustAssume(holder, delegated);
+  EXPECT_FALSE(child.reused);
+  AssumeResult child_again = MustAssume(holder, delegated);
+  EXPECT_FALSE(child_again.reused);
+  EXPECT_NE(child_again.session.id, child.session.id);
+  EXPECT_EQ(MustAssume(ReuseRequest("long", run)).session.id, base.session.id);
+}
+
+TEST_F(SessionReuseTest, NeverARevokedSessionOrOneOfAnEndedRun) {
+  RunRecord run = NewRun("main", "worker", 5 * 3600);
+  AssumeResult first = MustAssume(ReuseRequest("long", run));
+  RevokeRequest revoke;
+  revoke.session_id = first.session.id;
+  ASSERT_TRUE(broker_->Revoke(Caller::Admin(), revoke).ok());
+  AssumeResult second = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(second.reused);
+  EXPECT_NE(second.session.id, first.session.id);
+  EXPECT_EQ(Check(second, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+
+  ASSERT_TRUE(broker_->EndRun(Caller::Admin(), run.id).ok());
+  auto after_end = broker_->Assume(Caller::OfAgent("worker"), ReuseRequest("long", run));
+  ASSERT_FALSE(after_end.ok());
+  EXPECT_EQ(after_end.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(after_end.error().message(), HasSubstr("is not active"));
+  EXPECT_EQ(Check(second, "s3:GetObject", kDataObject).error_code, "revoked");
+
+  // A run that expired on its own: no reuse either.
+  RunRecord brief = NewRun("main", "worker", 1800);
+  MustAssume(ReuseRequest("long", brief));
+  Advance(1800);
+  EXPECT_FALSE(broker_->Assume(Caller::OfAgent("worker"), ReuseRequest("long", brief)).ok());
+}
+
+TEST_F(SessionReuseTest, ToTheEndOfARunThatEndsWithinTheRefreshWindow) {
+  RunRecord run = NewRun("main", "worker", 600);
+  AssumeResult first = MustAssume(ReuseRequest("long", run));
+  EXPECT_EQ(first.session.expires_at, run.expires_at);
+  for (std::int64_t step : {300, 250, 49}) {
+    Advance(step);
+    AssumeResult again = MustAssume(ReuseRequest("long", run));
+    EXPECT_TRUE(again.reused) << (run.expires_at - Now()) << " s left";
+    EXPECT_EQ(again.session.id, first.session.id);
+  }
+  EXPECT_EQ(AuditCount("session.assume"), 1);
+}
+
+TEST_F(SessionReuseTest, UntilItsLastMinuteWhenTheRoleMaximumIsShort) {
+  auto applied = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: quick}
+spec:
+  maxSessionDuration: 15m
+  trust: {agents: [worker], workflows: [brief]}
+  permissions:
+    - Version: "2012-10-17"
+      Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::data/*"}]
+---
+apiVersion: xrole/v1
+kind: Workflow
+metadata: {name: brief}
+spec: {roles: [quick], maxRunDuration: 2h}
+)"),
+                                {}, false);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  RunRecord run = NewRun("brief", "worker", 7200);
+  AssumeResult first = MustAssume(ReuseRequest("quick", run));
+  EXPECT_EQ(first.session.expires_at, Now() + 900);
+  Advance(900 - kReuseMinimumSeconds - 1);
+  EXPECT_EQ(MustAssume(ReuseRequest("quick", run)).session.id, first.session.id);
+  Advance(1);
+  AssumeResult renewed = MustAssume(ReuseRequest("quick", run));
+  EXPECT_FALSE(renewed.reused);
+  EXPECT_NE(renewed.session.id, first.session.id);
+}
+
+TEST_F(SessionReuseTest, NeverLongerThanAskedNorAcrossRoleVersionsKeysOrRestarts) {
+  RunRecord run = NewRun("main", "worker", 5 * 3600);
+  AssumeResult hour = MustAssume(ReuseRequest("long", run));
+  // A shorter request does not get the hour-long session.
+  AssumeResult short_one = MustAssume(ReuseRequest("long", run, 1200));
+  EXPECT_FALSE(short_one.reused);
+  EXPECT_NE(short_one.session.id, hour.session.id);
+
+  // A new role version (its permissions changed) gets a new session.
+  AssumeResult current = MustAssume(ReuseRequest("long", run));
+  EXPECT_TRUE(current.reused);
+  auto applied = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: long}
+spec:
+  maxSessionDuration: 4h
+  trust: {agents: [worker], workflows: [main]}
+  permissions:
+    - Version: "2012-10-17"
+      Statement: [{Effect: Allow, Action: [s3:GetObject, s3:ListBucket], Resource: "*"}]
+)"),
+                                {}, false);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  AssumeResult after_update = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(after_update.reused);
+  EXPECT_EQ(MustAssume(ReuseRequest("long", run)).session.id, after_update.session.id);
+
+  // A new signing key: the old token could not be re-signed as it was, so a new session.
+  ASSERT_TRUE(broker_->RotateSigningKey(Caller::Admin()).ok());
+  AssumeResult after_rotation = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(after_rotation.reused);
+  EXPECT_NE(after_rotation.session.id, after_update.session.id);
+
+  // Who asked for a session is kept in memory only: after a restart, a new session.
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  AssumeResult after_restart = MustAssume(ReuseRequest("long", run));
+  EXPECT_FALSE(after_restart.reused);
+  EXPECT_TRUE(MustAssume(ReuseRequest("long", run)).reused);
+}
+
+TEST(SessionReuseRule, MayReuseUntil) {
+  constexpr std::int64_t kNow = 1000000;
+  EXPECT_TRUE(MayReuseUntil(kNow + 3600, kNow + 3600, kNow));
+  EXPECT_TRUE(MayReuseUntil(kNow + kReuseMarginSeconds + 1, kNow + 3600, kNow));
+  EXPECT_FALSE(MayReuseUntil(kNow + kReuseMarginSeconds, kNow + 3600, kNow));
+  EXPECT_FALSE(MayReuseUntil(kNow + 3601, kNow + 3600, kNow));  // longer than asked
+  EXPECT_FALSE(MayReuseUntil(kNow, kNow, kNow));                // expired
+  EXPECT_TRUE(MayReuseUntil(kNow + 5, kNow + 5, kNow));         // the run's end clamps both
+  EXPECT_TRUE(MayReuseUntil(kNow + 61, kNow + 900, kNow));      // no new one lasts longer
+  EXPECT_FALSE(MayReuseUntil(kNow + 60, kNow + 900, kNow));
+}
+
+TEST(SessionReuseRule, KeysDifferForEveryField) {
+  ReuseIdentity base{"agent:worker", "long", "run-1", "worker-1", "ph", {{"a", "b"}}, {"a"}, "si"};
+  std::set<std::string> keys{ReuseKey(base)};
+  auto vary = [&keys, &base](auto change) {
+    ReuseIdentity changed = base;
+    change(changed);
+    EXPECT_TRUE(keys.insert(ReuseKey(changed)).second);
+  };
+  vary([](ReuseIdentity& i) { i.requested_by = "admin"; });
+  vary([](ReuseIdentity& i) { i.role = "base"; });
+  vary([](ReuseIdentity& i) { i.run_id = "run-2"; });
+  vary([](ReuseIdentity& i) { i.session_name = "worker-2"; });
+  vary([](ReuseIdentity& i) { i.policy_hash = "ph2"; });
+  vary([](ReuseIdentity& i) { i.tags = {{"a", "c"}}; });
+  vary([](ReuseIdentity& i) { i.tags = {{"ab", ""}}; });
+  vary([](ReuseIdentity& i) { i.transitive_tag_keys.clear(); });
+  vary([](ReuseIdentity& i) { i.source_identity = ""; });
+  EXPECT_EQ(ReuseKey(base), ReuseKey(ReuseIdentity(base)));
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ std::string EncodeRun(const Run& run) {
                {"expiresAt", run.expires_at},
                {"endedAt", run.ended_at},
                {"status", run.status},
-               {"endedBy", run.ended_by}});
+               {"endedBy", run.ended_by},
+               {"accessKeyId", run.access_key_id}});
 }
 
 Result<Run> DecodeRun(std::string_view text) {
@@ -97,6 +98,7 @@ Result<Run> DecodeRun(std::string_view text) {
     r.ended_at = Int(d, "endedAt");
     r.status = Str(d, "status");
     r.ended_by = Str(d, "endedBy");
+    r.access_key_id = Str(d, "accessKeyId");
   });
 }
 
@@ -113,6 +115,7 @@ std::string EncodeSession(const SessionRecord& s) {
                {"sessionPolicy", s.session_policy},
                {"sessionPolicyHash", s.session_policy_hash},
                {"tags", s.tags},
+               {"transitiveTagKeys", s.transitive_tag_keys},
                {"parentSessionId", s.parent_session_id},
                {"chained", s.chained},
                {"issuedAt", s.issued_at},
@@ -139,6 +142,9 @@ Result<SessionRecord> DecodeSession(std::string_view text) {
     s.session_policy = Str(d, "sessionPolicy");
     s.session_policy_hash = Str(d, "sessionPolicyHash");
     s.tags = Map(d, "tags");
+    if (auto keys = d.find("transitiveTagKeys"); keys != d.end() && keys->is_array()) {
+      s.transitive_tag_keys = keys->get<std::vector<std::string>>();
+    }
     s.parent_session_id = Str(d, "parentSessionId");
     s.chained = d.value("chained", false);
     s.issued_at = Int(d, "issuedAt");
@@ -196,6 +202,7 @@ std::string EncodeAccessKey(const AccessKeyRecord& k) {
   return Dump({{"id", k.access_key_id},
                {"kind", k.principal_kind},
                {"principal", k.principal},
+               {"runId", k.run_id},
                {"createdAt", k.created_at},
                {"status", k.status}});
 }
@@ -205,6 +212,7 @@ Result<AccessKeyRecord> DecodeAccessKey(std::string_view text) {
     k.access_key_id = Str(d, "id");
     k.principal_kind = Str(d, "kind");
     k.principal = Str(d, "principal");
+    k.run_id = Str(d, "runId");
     k.created_at = Int(d, "createdAt");
     k.status = Str(d, "status");
   });

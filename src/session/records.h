@@ -17,10 +17,11 @@ namespace xrole::session {
 
 struct AccessKeyRecord {
   std::string access_key_id;
-  std::string principal_kind;  // "agent" or "human"
-  std::string principal;       // name
+  std::string principal_kind;  // "agent", "human" or "run"
+  std::string principal;       // name (for a run key: the run's agent)
+  std::string run_id;          // for a run key: the run it is bound to
   std::int64_t created_at = 0;
-  std::string status;  // "active", "inactive"
+  std::string status;  // "active", "inactive", "revoked" (a run key once its run is over)
 };
 
 // The one JSON shape of a decision's reasons, for API answers and audit records alike:

@@ -75,6 +75,19 @@ struct RevokeOptions {
 };
 int RunRevoke(const ClientOptions& client, const RevokeOptions& options);
 
+// ---- AWS SDK credential providers (docs/sdk-credentials.md) ----
+
+struct CredentialProcessOptions {
+  std::string role;
+  std::string run_id;
+  std::string duration;  // duration text; "" = one hour
+  std::string session_name;
+  std::string policy_file;  // session policy (JSON), "-" for standard input
+};
+// `xrole credential-process`: an assume with reuse, printed as the JSON the AWS SDKs'
+// `credential_process` setting reads. Failures: a message on stderr and a non-zero status.
+int RunCredentialProcess(const ClientOptions& client, const CredentialProcessOptions& options);
+
 // ---- decisions ----
 
 struct AuthorizeOptions {

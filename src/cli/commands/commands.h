@@ -37,6 +37,17 @@ struct ServeOptions {
 // `xrole serve`: runs the broker and its HTTP API until SIGINT/SIGTERM.
 int RunServe(const ServeOptions& options);
 
+struct ExportAwsOptions {
+  std::vector<std::string> paths;  // roles-as-code files or directories
+  std::vector<std::string> roles;  // roles to export; empty: all
+  std::string out_dir = "xrole-aws-export";
+  std::string format = "all";  // json, cloudformation, terraform or all
+};
+
+// `xrole export aws`: AWS IAM artefacts of execution roles (docs/aws-export.md), offline.
+// 0 on success, 1 when a role cannot be exported, 2 for unusable input or an unknown role.
+int RunExportAws(const ExportAwsOptions& options);
+
 }  // namespace xrole::cli
 
 #endif  // XROLE_CLI_COMMANDS_COMMANDS_H_

@@ -80,6 +80,15 @@ int RunRunStart(const ClientOptions& client_options, const RunStartOptions& opti
   json run = json::parse(reply.body, nullptr, false);
   std::printf("%s\n", JsonText(run, "runId").c_str());
   PrintRun(run);
+  // The run's key pair for the STS endpoint: the secret is shown only here.
+  json credentials = run.value("credentials", json::object());
+  if (!JsonText(credentials, "accessKeyId").empty()) {
+    std::printf(
+        "\nrun credentials (shown once; for AWS SDKs calling sts:AssumeRole on this "
+        "server, valid until the run ends):\n");
+    PrintTable({{"access key id:", JsonText(credentials, "accessKeyId")},
+                {"secret access key:", JsonText(credentials, "secretAccessKey")}});
+  }
   return kExitOk;
 }
 
