@@ -33,6 +33,17 @@ run_wrk() {  # NAME CONNECTIONS SCRIPT
 run_wrk "authorize, 64 connections" 64 bench/http/authorize.lua
 run_wrk "authorize, 1000 connections" 1000 bench/http/authorize.lua
 run_wrk "assume (sign + durable audit), 64 connections" 64 bench/http/assume.lua
+# STS AssumeRole from an unmodified SDK's signer (botocore), signed with the run's credentials.
+if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
+  RUN_CREDS="$(post "$AGENT" /v1/runs '{"workflow":"incident-response","ttlSeconds":7200}')"
+  KEY_ID="$(echo "$RUN_CREDS" | json '["credentials"]["accessKeyId"]')"
+  KEY_SECRET="$(echo "$RUN_CREDS" | json '["credentials"]["secretAccessKey"]')"
+  ROLE_ARN="$(curl -fsS -H "Authorization: Bearer $ADMIN" "$SERVER/v1/roles/incident-responder" | json '["arn"]')"
+  /usr/bin/python3 bench/http/sts_assume.py "$SERVER" "$KEY_ID" "$KEY_SECRET" "$ROLE_ARN" "$DATA/sts.lua" 500
+  run_wrk "STS AssumeRole (SigV4 + sign + durable audit), 64 connections" 64 "$DATA/sts.lua"
+else
+  echo "== STS AssumeRole: skipped (botocore is not importable by /usr/bin/python3)"
+fi
 echo "== revoke -> first denied request"
 python3 bench/http/revoke_latency.py "$SERVER" "$ADMIN" "$AGENT" "$RUN" 200
 echo "== audit chain after the run"

@@ -25,6 +25,7 @@
 #include "audit/canonical.h"
 #include "common/crypto.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace xrole::audit {
 namespace {
@@ -34,22 +35,8 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // Test fixtures: temporary files, direct SQL, events, wrapped stores
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "xrole-audit-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string File(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : xrole::testing::TempDir {
+  TempDir() : xrole::testing::TempDir("xrole-audit") {}
 };
 
 // Runs `sql` on the database file directly, as anyone with write access to the file could.

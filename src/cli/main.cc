@@ -144,6 +144,8 @@ int main(int argc, char** argv) {
   assume_cmd->add_option("--session-name", assume.session_name, "session name");
   assume_cmd->add_option("--duration", assume.duration, "session lifetime (15m, 1h)");
   assume_cmd->add_option("--policy", assume.policy_file, "session policy file (JSON), - for stdin");
+  assume_cmd->add_option("--policy-arn", assume.policy_arns,
+                         "managed policy ARN added to the session policy (repeatable, at most 10)");
   assume_cmd->add_option("--tag", assume.tags, "session tag KEY=VALUE (repeatable)");
   assume_cmd->add_option("--source-identity", assume.source_identity, "source identity");
   assume_cmd->add_option("--parent", assume.parent_session_id, "parent session (delegation)");

@@ -126,6 +126,22 @@ Result<std::int64_t> GetInt(const json& body, const char* key) {
   return it->get<std::int64_t>();
 }
 
+Result<std::vector<std::string>> GetStringList(const json& body, const char* key) {
+  std::vector<std::string> out;
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return out;
+  auto wrong = [&] {
+    return Error(ErrorCode::kInvalidArgument,
+                 "`" + std::string(key) + "` must be an array of strings", key);
+  };
+  if (!it->is_array()) return wrong();
+  for (const auto& item : *it) {
+    if (!item.is_string()) return wrong();
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
 Result<std::map<std::string, std::string>> GetTags(const json& body, const char* key) {
   std::map<std::string, std::string> tags;
   auto it = body.find(key);
@@ -201,6 +217,7 @@ json SessionJson(const session::SessionRecord& s) {
           {"onBehalfOf", s.on_behalf_of},
           {"sessionName", s.session_name},
           {"sourceIdentity", s.source_identity},
+          {"policyArns", s.policy_arns},
           {"tags", s.tags},
           {"transitiveTagKeys", s.transitive_tag_keys},
           {"parentSessionId", s.parent_session_id},
@@ -586,6 +603,7 @@ struct Api::Impl {
     if (policy != body.end() && !policy->is_null()) {
       assume.policy = policy->is_string() ? policy->get<std::string>() : Dump(*policy);
     }
+    XROLE_ASSIGN_OR_RETURN(assume.policy_arns, GetStringList(body, "policyArns"));
     XROLE_ASSIGN_OR_RETURN(assume.tags, GetTags(body, "tags"));
     XROLE_ASSIGN_OR_RETURN(assume.source_identity, GetString(body, "sourceIdentity"));
     XROLE_ASSIGN_OR_RETURN(assume.external_id, GetString(body, "externalId"));

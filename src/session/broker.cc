@@ -116,6 +116,16 @@ TokenClaims ClaimsOf(const SessionRecord& record) {
   return claims;
 }
 
+// What the holder of `record`'s session is given: the derived secret and the signed token.
+Credentials CredentialsOf(const SessionRecord& record, const KeyRing& keys) {
+  Credentials credentials;
+  credentials.access_key_id = record.access_key_id;
+  credentials.secret_access_key = keys.DeriveSecret(record.access_key_id);
+  credentials.session_token = IssueToken(ClaimsOf(record), keys.signer());
+  credentials.expiration = record.expires_at;
+  return credentials;
+}
+
 // The audit details of one decision, in canonical form (members in sorted order).
 std::string DecisionDetails(const AuthorizeRequest& request, const AuthorizeResult& result) {
   xrole::json::Writer writer(128 + request.action.size() + request.resource.size());
@@ -128,6 +138,78 @@ std::string DecisionDetails(const AuthorizeRequest& request, const AuthorizeResu
   }
   writer.Field("resource", request.resource).EndObject();
   return writer.Take();
+}
+
+constexpr std::size_t kMaxPolicyArns = 10;  // AWS's limit for AssumeRole's PolicyArns
+
+// The session policy of a request that names managed policies: one document with the inline
+// policy's statements (`inline_policy`, valid or ""), then each named policy's, in the order
+// named. Session policies combine as the union of their Allows with any Deny winning, which is
+// how the statements of one document combine, so the merged document decides as the separate
+// policies would. They must share one Version, which changes how policy variables are read.
+Result<std::string> MergeManagedPolicies(const std::string& inline_policy,
+                                         const std::vector<std::string>& arns,
+                                         const Catalog& catalog) {
+  if (arns.size() > kMaxPolicyArns) {
+    return Invalid("at most " + std::to_string(kMaxPolicyArns) + " policy ARNs may be given, not " +
+                       std::to_string(arns.size()),
+                   "policyArns");
+  }
+  json statements = json::array();
+  std::string version;
+  std::string version_source;
+  auto add = [&](const json& document, const std::string& source) -> Status {
+    const std::string document_version = document.value("Version", std::string("2008-10-17"));
+    if (version_source.empty()) {
+      version = document_version;
+      version_source = source;
+    } else if (document_version != version) {
+      return Invalid(source + " has Version " + Quote(document_version) + " but " + version_source +
+                         " has " + Quote(version) +
+                         ": session policies combined into one document must share a Version",
+                     "policyArns");
+    }
+    const json& statement = document.at("Statement");
+    if (statement.is_array()) {
+      for (const json& item : statement) statements.push_back(item);
+    } else {
+      statements.push_back(statement);
+    }
+    return OkStatus();
+  };
+  if (!inline_policy.empty()) {
+    const json document = json::parse(inline_policy, nullptr, /*allow_exceptions=*/false);
+    if (!document.is_object() || !document.contains("Statement")) {
+      return Invalid("the session policy is not a policy document", "policy");
+    }
+    XROLE_RETURN_IF_ERROR(add(document, "the inline session policy"));
+  }
+  for (std::size_t i = 0; i < arns.size(); ++i) {
+    const std::string& arn = arns[i];
+    const ManagedPolicy* found = nullptr;
+    for (const auto& [name, managed] : catalog.managed_policies) {
+      if (managed.Arn() == arn) found = &managed;
+    }
+    if (found == nullptr) {
+      return Invalid("policy " + Quote(arn) + " does not exist: no ManagedPolicy has this ARN",
+                     "policyArns[" + std::to_string(i) + "]");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (arns[j] == arn) {
+        return Invalid("policy " + Quote(arn) + " is named twice",
+                       "policyArns[" + std::to_string(i) + "]");
+      }
+    }
+    const json document = json::parse(found->document.json, nullptr, false);
+    if (!document.is_object() || !document.contains("Statement")) {
+      return Error(ErrorCode::kInternal, "managed policy " + Quote(arn) + " has no statements");
+    }
+    XROLE_RETURN_IF_ERROR(add(document, "policy " + Quote(arn)));
+  }
+  json merged = json::object();
+  merged["Version"] = version;
+  merged["Statement"] = std::move(statements);
+  return Dump(merged);
 }
 
 }  // namespace
@@ -1073,13 +1155,25 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
                      " bytes; the limit is " + std::to_string(s.options.max_session_policy_bytes),
                  "policy");
   }
+  // Managed policies are read from the catalog as it is now; a change applied while this
+  // request waits for the lock below is not seen (as if the request had come first).
+  std::string session_policy_text = request.policy;
+  if (!request.policy_arns.empty()) {
+    if (!request.policy.empty()) {
+      auto parsed = policy::ParsePolicy(request.policy, policy::PolicyKind::kSession, "session");
+      if (!parsed.ok()) return parsed.error().WithPathPrefix("policy");
+    }
+    XROLE_ASSIGN_OR_RETURN(
+        session_policy_text,
+        MergeManagedPolicies(request.policy, request.policy_arns, *s.CurrentCatalog()));
+  }
   std::optional<policy::Policy> session_policy;
   std::string session_policy_hash;
-  if (!request.policy.empty()) {
-    auto parsed = policy::ParsePolicy(request.policy, policy::PolicyKind::kSession, "session");
+  if (!session_policy_text.empty()) {
+    auto parsed = policy::ParsePolicy(session_policy_text, policy::PolicyKind::kSession, "session");
     if (!parsed.ok()) return parsed.error().WithPathPrefix("policy");
     session_policy = *parsed;
-    session_policy_hash = crypto::Sha256Hex(request.policy);
+    session_policy_hash = crypto::Sha256Hex(session_policy_text);
   }
   XROLE_RETURN_IF_ERROR(CheckTags(request.tags));
   for (const std::string& key : request.transitive_tag_keys) {
@@ -1336,10 +1430,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
       AssumeResult result;
       result.reused = true;
       result.session = record;
-      result.credentials.access_key_id = record.access_key_id;
-      result.credentials.secret_access_key = s.keys->DeriveSecret(record.access_key_id);
-      result.credentials.session_token = IssueToken(ClaimsOf(record), s.keys->signer());
-      result.credentials.expiration = record.expires_at;
+      result.credentials = CredentialsOf(record, *s.keys);
       audit::Event event = s.MakeEvent("session.reuse", caller);
       s.FillSessionActor(event, record);
       event.outcome = "ok";
@@ -1367,6 +1458,17 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     if (!request.external_id.empty()) bound["externalId"] = request.external_id;
     std::string request_hash = crypto::Sha256Hex(Dump(bound));
     std::string approval_id = request.approval_id;
+    const auto approval_event = [&] {
+      audit::Event event = s.MakeEvent("approval.request", caller);
+      event.run = run.id;
+      event.role = role.name;
+      event.actor.agent = agent.name;
+      event.actor.human = run.on_behalf_of;
+      event.actor.parent_session = request.parent_session_id;
+      event.policy_hash = role.hash;
+      event.outcome = "pending";
+      return event;
+    };
     if (approval_id.empty() && request.find_matching_approval) {
       const Approval* pending_match = nullptr;
       for (const auto& [id, candidate] : s.approvals) {
@@ -1383,14 +1485,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
         if (same && candidate.status == "pending") pending_match = &candidate;
       }
       if (approval_id.empty() && pending_match != nullptr) {
-        audit::Event event = s.MakeEvent("approval.request", caller);
-        event.run = run.id;
-        event.role = role.name;
-        event.actor.agent = agent.name;
-        event.actor.human = run.on_behalf_of;
-        event.actor.parent_session = request.parent_session_id;
-        event.policy_hash = role.hash;
-        event.outcome = "pending";
+        audit::Event event = approval_event();
         event.details_json = Dump({{"approvalId", pending_match->id}, {"repeated", true}});
         AssumeResult result;
         result.pending = true;
@@ -1417,14 +1512,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
       approval.expires_at = now + role.approval_ttl_seconds;
       approval.status = "pending";
       s.approvals[approval.id] = approval;
-      audit::Event event = s.MakeEvent("approval.request", caller);
-      event.run = run.id;
-      event.role = role.name;
-      event.actor.agent = agent.name;
-      event.actor.human = run.on_behalf_of;
-      event.actor.parent_session = request.parent_session_id;
-      event.policy_hash = role.hash;
-      event.outcome = "pending";
+      audit::Event event = approval_event();
       event.details_json = Dump({{"approvalId", approval.id},
                                  {"durationSeconds", requested},
                                  {"sessionPolicyHash", session_policy_hash},
@@ -1477,8 +1565,9 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
   record.on_behalf_of = run.on_behalf_of;
   record.session_name = session_name;
   record.source_identity = source_identity;
-  record.session_policy = request.policy;
+  record.session_policy = session_policy_text;
   record.session_policy_hash = session_policy_hash;
+  record.policy_arns = request.policy_arns;
   record.tags = tags;
   record.transitive_tag_keys.assign(transitive.begin(), transitive.end());
   record.parent_session_id = request.parent_session_id;
@@ -1499,10 +1588,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
   live.principal_context = s.PrincipalContext(record);
 
   AssumeResult result;
-  result.credentials.access_key_id = record.access_key_id;
-  result.credentials.secret_access_key = s.keys->DeriveSecret(record.access_key_id);
-  result.credentials.session_token = IssueToken(ClaimsOf(record), s.keys->signer());
-  result.credentials.expiration = record.expires_at;
+  result.credentials = CredentialsOf(record, *s.keys);
 
   audit::Event event = s.MakeEvent("session.assume", caller);
   s.FillSessionActor(event, record);
@@ -1512,6 +1598,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
                              {"expiresAt", record.expires_at},
                              {"requestedSeconds", requested},
                              {"sessionPolicyHash", session_policy_hash},
+                             {"policyArns", record.policy_arns},
                              {"tags", record.tags},
                              {"transitiveTagKeys", record.transitive_tag_keys},
                              {"externalIdGiven", !request.external_id.empty()},
@@ -2107,12 +2194,6 @@ sts::StsResult<sts::AssumeRoleResult> Broker::StsAssumeRole(const StsPrincipal& 
     s.AuditRefusal(principal.caller, "session.assume", error, {{"roleArn", request.role_arn}});
     return StsFailure("AccessDenied", denied);
   }
-  if (!request.policy_arns.empty()) {
-    return StsFailure("ValidationError",
-                      "PolicyArns is not supported: xrole has no managed-policy store, so `" +
-                          request.policy_arns.front() +
-                          "` cannot be resolved; pass the session policy inline with Policy");
-  }
   if (request.serial_number || request.token_code) {
     return StsFailure("ValidationError",
                       "SerialNumber and TokenCode are not supported: xrole authenticates agents "
@@ -2126,10 +2207,12 @@ sts::StsResult<sts::AssumeRoleResult> Broker::StsAssumeRole(const StsPrincipal& 
   assume.source_identity = request.source_identity.value_or("");
   assume.external_id = request.external_id.value_or("");
   assume.transitive_tag_keys = request.transitive_tag_keys;
+  assume.policy_arns = request.policy_arns;
   assume.find_matching_approval = true;
 
-  // The session policy: valid, and with the session tags within the packed-size limit
-  // (measured on the policy without inter-token whitespace, which is what the session keeps).
+  // The session policy: valid, and with the policy ARNs and session tags within the
+  // packed-size limit (measured on the policy without inter-token whitespace, which is what the
+  // session keeps).
   std::size_t packed_bytes = 0;
   if (request.policy) {
     auto parsed = policy::ParsePolicy(*request.policy, policy::PolicyKind::kSession, "session");
@@ -2140,6 +2223,7 @@ sts::StsResult<sts::AssumeRoleResult> Broker::StsAssumeRole(const StsPrincipal& 
     assume.policy = CompactJson(*request.policy);
     packed_bytes += assume.policy.size();
   }
+  for (const std::string& arn : request.policy_arns) packed_bytes += arn.size();
   std::string named_run;
   for (const auto& tag : request.tags) {
     if (EqualsIgnoreCase(tag.key, "xrole:run")) {
@@ -2226,7 +2310,9 @@ sts::StsResult<sts::AssumeRoleResult> Broker::StsAssumeRole(const StsPrincipal& 
   result.expiration = Iso8601(assumed->credentials.expiration);
   result.assumed_role_id = StableAwsId("AROA", session.role_arn) + ":" + session.session_name;
   result.assumed_role_arn = session.assumed_role_arn;
-  if (request.policy || !request.tags.empty()) result.packed_policy_size = packed_percent;
+  if (request.policy || !request.policy_arns.empty() || !request.tags.empty()) {
+    result.packed_policy_size = packed_percent;
+  }
   if (!session.source_identity.empty()) result.source_identity = session.source_identity;
   return result;
 }

@@ -98,8 +98,11 @@ struct SessionRecord {
   std::string on_behalf_of;
   std::string session_name;
   std::string source_identity;
-  std::string session_policy;       // JSON text, "" when none
-  std::string session_policy_hash;  // "" when none
+  // JSON text, "" when none: the inline policy, merged with the managed policies named by
+  // policy_arns when there are any (see AssumeRequest::policy_arns).
+  std::string session_policy;
+  std::string session_policy_hash;       // "" when none
+  std::vector<std::string> policy_arns;  // ManagedPolicy ARNs, in request order
   std::map<std::string, std::string> tags;
   // Session tag keys passed on to chained sessions (AWS TransitiveTagKeys), including those
   // inherited from the parent.
@@ -161,6 +164,11 @@ struct AssumeRequest {
   std::string session_name;
   std::int64_t duration_seconds = 0;  // 0: default
   std::string policy;                 // session policy JSON, "" for none
+  // At most 10 ARNs of the catalog's ManagedPolicy objects, used as session policies too:
+  // their statements follow the inline policy's in one session-policy document (policies of
+  // one layer combine as the statements of one document do), which is what the session, its
+  // hash, approvals and reuse see.
+  std::vector<std::string> policy_arns;
   std::map<std::string, std::string> tags;
   std::vector<std::string> transitive_tag_keys;  // each must be a key of `tags`
   std::string source_identity;

@@ -25,6 +25,7 @@
 #include "session/session_reuse.h"
 #include "session/token.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace xrole::session {
 namespace {
@@ -239,24 +240,8 @@ constexpr std::string_view kListOnly =
 constexpr char kData[] = "arn:aws:s3:::data";
 constexpr char kDataObject[] = "arn:aws:s3:::data/report.csv";
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "xrole-broker-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : xrole::testing::TempDir {
+  TempDir() : xrole::testing::TempDir("xrole-broker") {}
 };
 
 // Test switches on the store: commits fail while `fail_commits` is set (a disk that went
@@ -836,6 +821,113 @@ TEST_F(BrokerTest, SessionPolicyScopesDown) {
   AssumeRequest bad = Request("reader", run);
   bad.policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Maybe"}]})";
   EXPECT_FALSE(broker_->Assume(Caller::OfAgent("worker"), bad).ok());
+}
+
+TEST_F(BrokerTest, ManagedPolicyArnsScopeDownAsTheSameInlinePolicyWould) {
+  auto applied = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: get-only}
+spec:
+  path: /scoping/
+  document:
+    Version: "2012-10-17"
+    Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::data/*"}]
+---
+apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: list-only}
+spec:
+  document:
+    Version: "2012-10-17"
+    Statement: [{Effect: Allow, Action: s3:ListBucket, Resource: "arn:aws:s3:::data"}]
+---
+apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: no-report}
+spec:
+  document:
+    Version: "2012-10-17"
+    Statement: [{Effect: Deny, Action: "s3:*", Resource: "arn:aws:s3:::data/report.csv"}]
+)"),
+                                {}, false);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  constexpr char kGetOnlyArn[] = "arn:aws:iam::111122223333:policy/scoping/get-only";
+  constexpr char kListOnlyArn[] = "arn:aws:iam::111122223333:policy/list-only";
+  constexpr char kNoReportArn[] = "arn:aws:iam::111122223333:policy/no-report";
+  RunRecord run = NewRun();
+
+  AssumeRequest inline_request = Request("reader", run);
+  inline_request.policy = std::string(kGetOnly);
+  AssumeResult by_inline = MustAssume(inline_request);
+  AssumeRequest managed_request = Request("reader", run);
+  managed_request.policy_arns = {kGetOnlyArn};
+  AssumeResult by_arn = MustAssume(managed_request);
+  EXPECT_EQ(by_arn.session.policy_arns, std::vector<std::string>{kGetOnlyArn});
+  EXPECT_FALSE(by_arn.session.session_policy_hash.empty());
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"s3:GetObject", kDataObject},
+      {"s3:ListBucket", kData},
+      {"s3:PutObject", "arn:aws:s3:::projects/x"},
+      {"ec2:DescribeSnapshots", "*"},
+      {"iam:CreateUser", "*"}};
+  for (const auto& request : requests) {
+    EXPECT_EQ(Check(by_arn, request.first, request.second).decision,
+              Check(by_inline, request.first, request.second).decision)
+        << request.first;
+  }
+  EXPECT_EQ(Check(by_arn, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  EXPECT_EQ(Check(by_arn, "s3:ListBucket", kData).decision, Decision::kImplicitlyDenied);
+
+  // Inline and managed policies are one layer: a union of their Allows, any Deny winning.
+  AssumeRequest combined = Request("reader", run);
+  combined.policy = std::string(kListOnly);
+  combined.policy_arns = {kGetOnlyArn, kNoReportArn};
+  AssumeResult both = MustAssume(combined);
+  EXPECT_EQ(Check(both, "s3:ListBucket", kData).decision, Decision::kAllowed);
+  EXPECT_EQ(Check(both, "s3:GetObject", "arn:aws:s3:::data/other.csv").decision,
+            Decision::kAllowed);
+  EXPECT_EQ(Check(both, "s3:GetObject", kDataObject).decision, Decision::kExplicitlyDenied);
+  EXPECT_EQ(Check(both, "ec2:DescribeSnapshots", "*").decision, Decision::kImplicitlyDenied);
+  // The merged text is deterministic: the inline statements first, then the ARNs' in order.
+  EXPECT_EQ(both.session.session_policy,
+            R"({"Statement":[{"Action":"s3:ListBucket","Effect":"Allow","Resource":)"
+            R"("arn:aws:s3:::data"},{"Action":"s3:GetObject","Effect":"Allow","Resource":)"
+            R"("arn:aws:s3:::data/*"},{"Action":"s3:*","Effect":"Deny","Resource":)"
+            R"("arn:aws:s3:::data/report.csv"}],"Version":"2012-10-17"})");
+  AssumeRequest same_policy = Request("reader", run);
+  same_policy.policy = std::string(kListOnly);
+  same_policy.policy_arns = {kListOnlyArn};
+  EXPECT_EQ(MustAssume(same_policy).session.session_policy_hash,
+            MustAssume(same_policy).session.session_policy_hash);
+
+  // The ARNs are recorded in the session and in its audit record.
+  auto stored = broker_->GetSession(Caller::Admin(), both.session.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->policy_arns, (std::vector<std::string>{kGetOnlyArn, kNoReportArn}));
+  bool audited = false;
+  for (const auto& row : Audit()) {
+    if (row.type == "session.assume" && row.body.find(kNoReportArn) != std::string::npos) {
+      audited = true;
+    }
+  }
+  EXPECT_TRUE(audited);
+
+  // An ARN that names no ManagedPolicy is refused, naming it.
+  AssumeRequest unknown = Request("reader", run);
+  unknown.policy_arns = {kGetOnlyArn, "arn:aws:iam::111122223333:policy/get-only"};
+  auto refused = broker_->Assume(Caller::OfAgent("worker"), unknown);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.error().message(), HasSubstr("arn:aws:iam::111122223333:policy/get-only"));
+  EXPECT_EQ(refused.error().path(), "policyArns[1]");
+
+  // At most 10.
+  AssumeRequest eleven = Request("reader", run);
+  eleven.policy_arns.assign(11, kGetOnlyArn);
+  auto too_many = broker_->Assume(Caller::OfAgent("worker"), eleven);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(too_many.error().message(), HasSubstr("at most 10"));
 }
 
 TEST_F(BrokerTest, SessionTagsBecomePrincipalTags) {

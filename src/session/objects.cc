@@ -36,9 +36,9 @@ constexpr std::int64_t kMaxRunSeconds = 43200;
 constexpr std::int64_t kMinApprovalTtlSeconds = 60;
 constexpr std::int64_t kMaxApprovalTtlSeconds = 7 * 24 * 3600;
 
-constexpr std::array<ObjectKind, 5> kAllKinds = {ObjectKind::kExecutionRole, ObjectKind::kAgent,
-                                                 ObjectKind::kHuman, ObjectKind::kWorkflow,
-                                                 ObjectKind::kGuardrail};
+constexpr std::array<ObjectKind, 6> kAllKinds = {
+    ObjectKind::kExecutionRole, ObjectKind::kAgent,     ObjectKind::kHuman,
+    ObjectKind::kWorkflow,      ObjectKind::kGuardrail, ObjectKind::kManagedPolicy};
 
 std::string Quote(std::string_view s) { return "`" + std::string(s) + "`"; }
 
@@ -424,6 +424,20 @@ Status CheckName(const Node& at, const std::string& path, std::string_view name)
                      "letter or digit");
 }
 
+// An IAM path: `/` or `/`-delimited segments of printable ASCII, at most 512 characters.
+Status CheckIamPath(const Node& at, const std::string& path, std::string_view value) {
+  const bool printable =
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '!' && c <= '~'; });
+  if (value.size() <= 512 && value.starts_with("/") && value.ends_with("/") &&
+      value.find("//") == std::string_view::npos && printable) {
+    return OkStatus();
+  }
+  return Invalid(at, path,
+                 "invalid path " + Quote(value) +
+                     ": expected `/` or a path such as `/team/`: printable characters without "
+                     "spaces, starting and ending with `/`, at most 512 characters");
+}
+
 Result<std::vector<std::string>> ReadNameList(const Node& node, const std::string& path,
                                               bool allow_wildcard) {
   XROLE_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadStringList(node, path));
@@ -609,7 +623,7 @@ struct References {
   std::map<std::string, Agent> agents;
 };
 
-using TypedObject = std::variant<ExecutionRole, Agent, Human, Workflow, Guardrail>;
+using TypedObject = std::variant<ExecutionRole, Agent, Human, Workflow, Guardrail, ManagedPolicy>;
 
 struct Decoded {
   ObjectKind kind;
@@ -647,7 +661,8 @@ Result<Header> ReadHeader(const Node& root) {
   if (!kind) {
     return Invalid(*kind_node, "kind",
                    "unknown kind " + Quote(kind_name) +
-                       ": expected one of ExecutionRole, Agent, Human, Workflow, Guardrail");
+                       ": expected one of ExecutionRole, Agent, Human, Workflow, Guardrail, "
+                       "ManagedPolicy");
   }
   const Node* metadata = root.Find("metadata");
   const Node* name_node =
@@ -713,6 +728,10 @@ class DocumentReader {
       }
       case ObjectKind::kGuardrail: {
         XROLE_ASSIGN_OR_RETURN(out.object, ReadGuardrail());
+        break;
+      }
+      case ObjectKind::kManagedPolicy: {
+        XROLE_ASSIGN_OR_RETURN(out.object, ReadManagedPolicy());
         break;
       }
     }
@@ -783,6 +802,7 @@ class DocumentReader {
         found = refs_->agents.count(name) > 0;
         break;
       case ObjectKind::kGuardrail:
+      case ObjectKind::kManagedPolicy:
         break;
     }
     if (found) return OkStatus();
@@ -1123,6 +1143,36 @@ class DocumentReader {
     return guardrail;
   }
 
+  Result<ManagedPolicy> ReadManagedPolicy() {
+    XROLE_ASSIGN_OR_RETURN(Fields fields,
+                           SpecFields({"account", "path", "description", "document"}));
+    ManagedPolicy managed;
+    managed.name = header_.name;
+    XROLE_ASSIGN_OR_RETURN(managed.account, ReadAccountField(fields));
+    if (const Node* node = fields.Get("path")) {
+      XROLE_ASSIGN_OR_RETURN(managed.path, ReadString(*node, fields.PathOf("path")));
+      XROLE_RETURN_IF_ERROR(CheckIamPath(*node, fields.PathOf("path"), managed.path));
+      spec()["path"] = managed.path;
+    }
+    XROLE_ASSIGN_OR_RETURN(managed.description, ReadStringField(fields, "description"));
+    const Node* document = fields.Get("document");
+    if (document == nullptr) {
+      return Invalid(*spec_node_, fields.PathOf("document"), "missing `spec.document`");
+    }
+    if (!document->is_mapping()) {
+      return WrongType(*document, fields.PathOf("document"), "a policy document (a mapping)");
+    }
+    Json doc = PolicyJson(*document);
+    XROLE_ASSIGN_OR_RETURN(policy::Policy parsed,
+                           CheckPolicy(doc, policy::PolicyKind::kIdentity, "document", *document,
+                                       fields.PathOf("document")));
+    managed.document.name = "document";
+    managed.document.json = Dump(doc);
+    managed.document.policy = std::move(parsed);
+    spec()["document"] = std::move(doc);
+    return managed;
+  }
+
   const Node& root_;
   const Header& header_;
   const References* refs_;
@@ -1240,11 +1290,17 @@ std::string_view ObjectKindName(ObjectKind kind) {
       return "Workflow";
     case ObjectKind::kGuardrail:
       return "Guardrail";
+    case ObjectKind::kManagedPolicy:
+      return "ManagedPolicy";
   }
   return "ExecutionRole";
 }
 
 std::string ExecutionRole::Arn() const { return "arn:aws:iam::" + account + ":role/" + name; }
+
+std::string ManagedPolicy::Arn() const {
+  return "arn:aws:iam::" + account + ":policy" + path + name;
+}
 
 std::string Agent::Arn() const { return "arn:aws:iam::" + account + ":user/xrole/agent/" + name; }
 
@@ -1314,13 +1370,14 @@ Result<std::shared_ptr<const Catalog>> BuildCatalog(const Catalog& base,
         break;
       case ObjectKind::kAgent:
       case ObjectKind::kGuardrail:
+      case ObjectKind::kManagedPolicy:
         break;
     }
   }
   auto catalog = std::make_shared<Catalog>();
-  static constexpr std::array<ObjectKind, 5> kOrder = {
-      ObjectKind::kHuman, ObjectKind::kAgent, ObjectKind::kExecutionRole, ObjectKind::kWorkflow,
-      ObjectKind::kGuardrail};
+  static constexpr std::array<ObjectKind, 6> kOrder = {
+      ObjectKind::kHuman,    ObjectKind::kAgent,     ObjectKind::kExecutionRole,
+      ObjectKind::kWorkflow, ObjectKind::kGuardrail, ObjectKind::kManagedPolicy};
   for (ObjectKind kind : kOrder) {
     for (auto& [key, document] : documents) {
       if (document.kind != kind) continue;
@@ -1365,6 +1422,10 @@ Result<std::shared_ptr<const Catalog>> BuildCatalog(const Catalog& base,
         case ObjectKind::kGuardrail:
           catalog->guardrails.emplace(document.name,
                                       std::get<Guardrail>(std::move(decoded.object)));
+          break;
+        case ObjectKind::kManagedPolicy:
+          catalog->managed_policies.emplace(document.name,
+                                            std::get<ManagedPolicy>(std::move(decoded.object)));
           break;
       }
     }

@@ -1,7 +1,7 @@
 // objects.h: roles as code. Kubernetes-style YAML or JSON documents (several per file,
-// `---`-separated or a JSON array) of kinds ExecutionRole, Agent, Human, Workflow and
-// Guardrail, parsed strictly into typed objects. Every policy inside goes through the policy
-// engine; every error names the file, the line and the path inside the document
+// `---`-separated or a JSON array) of kinds ExecutionRole, Agent, Human, Workflow, Guardrail
+// and ManagedPolicy, parsed strictly into typed objects. Every policy inside goes through the
+// policy engine; every error names the file, the line and the path inside the document
 // (`roles.yaml:12: ExecutionRole/deployer: spec.permissions[0].Statement[1].Action: ...`).
 // A Catalog is one consistent, validated set (cross references resolved); it is immutable and
 // shared by the broker's readers.
@@ -21,7 +21,7 @@
 
 namespace xrole::session {
 
-enum class ObjectKind { kExecutionRole, kAgent, kHuman, kWorkflow, kGuardrail };
+enum class ObjectKind { kExecutionRole, kAgent, kHuman, kWorkflow, kGuardrail, kManagedPolicy };
 std::string_view ObjectKindName(ObjectKind kind);  // "ExecutionRole", ...
 
 // One document as written, before cross-reference checks.
@@ -111,6 +111,19 @@ struct Guardrail {
   std::string hash;
 };
 
+// A customer managed policy: an identity policy document with an ARN, which AssumeRole's
+// PolicyArns (and `policyArns` of POST /v1/sessions) name to add it to a session's policy.
+struct ManagedPolicy {
+  std::string name;
+  std::string account = "111122223333";
+  std::string path = "/";  // starts and ends with '/'
+  std::string description;
+  NamedPolicy document;  // PolicyKind::kIdentity, named "document"
+  std::string hash;
+
+  std::string Arn() const;  // arn:aws:iam::ACCOUNT:policy{PATH}NAME
+};
+
 // A consistent set of objects. Invariants checked by BuildCatalog: names unique per kind;
 // every workflow's roles exist; every agent's sponsor, when given, is a Human.
 struct Catalog {
@@ -119,7 +132,8 @@ struct Catalog {
   std::map<std::string, Human> humans;
   std::map<std::string, Workflow> workflows;
   std::map<std::string, Guardrail> guardrails;
-  std::map<std::string, ObjectDocument> documents;  // by "Kind/name"
+  std::map<std::string, ManagedPolicy> managed_policies;  // by name
+  std::map<std::string, ObjectDocument> documents;        // by "Kind/name"
 };
 
 // Parses every document in `text` (YAML or JSON). `source_name` prefixes error locations.

@@ -647,6 +647,91 @@ spec:
   EXPECT_EQ(catalog->guardrails.at("only-org").scope, GuardrailScope::kResource);
 }
 
+TEST(ObjectsTest, ManagedPolicyHasAnArnAndAnIdentityDocument) {
+  std::shared_ptr<const Catalog> catalog = MustBuild(MustParse(R"(apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: read-evidence}
+spec:
+  description: read the evidence bucket
+  path: /incident/
+  document:
+    Version: 2012-10-17
+    Statement:
+      - Effect: Allow
+        Action: s3:GetObject
+        Resource: arn:aws:s3:::evidence/*
+---
+apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: other}
+spec:
+  account: "444455556666"
+  document: {Version: "2012-10-17", Statement: [{Effect: Deny, Action: "*", Resource: "*"}]}
+)",
+                                                               "m.yaml"));
+  const ManagedPolicy& managed = catalog->managed_policies.at("read-evidence");
+  EXPECT_EQ(managed.Arn(), "arn:aws:iam::111122223333:policy/incident/read-evidence");
+  EXPECT_EQ(managed.description, "read the evidence bucket");
+  EXPECT_EQ(managed.document.json,
+            R"({"Statement":[{"Action":"s3:GetObject","Effect":"Allow",)"
+            R"("Resource":"arn:aws:s3:::evidence/*"}],"Version":"2012-10-17"})");
+  EXPECT_NE(managed.document.policy.shared_document(), nullptr);
+  EXPECT_FALSE(managed.hash.empty());
+  EXPECT_EQ(catalog->managed_policies.at("other").Arn(), "arn:aws:iam::444455556666:policy/other");
+  EXPECT_EQ(catalog->documents.count("ManagedPolicy/read-evidence"), 1u);
+}
+
+TEST(ObjectsErrorsTest, ManagedPolicyErrorsNameFileLineAndPath) {
+  Error document = ParseError(R"(apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: m}
+spec:
+  document:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: s3:GetObject
+        Resource: "*"
+        Principal: "*"
+)");
+  EXPECT_EQ(document.code(), ErrorCode::kMalformedPolicy);
+  EXPECT_THAT(document.path(), HasSubstr("spec.document.Statement[0]"));
+  EXPECT_THAT(document.message(), HasSubstr("roles.yaml:"));
+  EXPECT_THAT(document.message(), HasSubstr("ManagedPolicy/m:"));
+
+  Error effect = ParseError(R"(apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata: {name: m}
+spec:
+  document:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Permit
+        Action: s3:GetObject
+        Resource: "*"
+)");
+  EXPECT_EQ(effect.path(), "spec.document.Statement[0].Effect");
+  EXPECT_THAT(effect.message(), HasSubstr("roles.yaml:8: ManagedPolicy/m: "));
+
+  Error unknown = ParseError(
+      "apiVersion: xrole/v1\nkind: ManagedPolicy\nmetadata: {name: m}\nspec:\n"
+      "  documnet: {}\n");
+  EXPECT_EQ(unknown.path(), "spec.documnet");
+  EXPECT_THAT(unknown.message(), HasSubstr("roles.yaml:5: ManagedPolicy/m: unknown field "
+                                           "`documnet` in ManagedPolicy spec; did you mean "
+                                           "`document`?"));
+
+  Error missing =
+      ParseError("apiVersion: xrole/v1\nkind: ManagedPolicy\nmetadata: {name: m}\nspec: {}\n");
+  EXPECT_THAT(missing.message(), HasSubstr("missing `spec.document`"));
+
+  Error path = ParseError(
+      "apiVersion: xrole/v1\nkind: ManagedPolicy\nmetadata: {name: m}\nspec:\n"
+      "  path: team\n  document: {Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n");
+  EXPECT_EQ(path.path(), "spec.path");
+  EXPECT_THAT(path.message(), HasSubstr("invalid path `team`"));
+}
+
 TEST(ObjectsTest, EmptyInputHasNoDocuments) {
   Result<std::vector<ObjectDocument>> docs = ParseObjectDocuments("# nothing\n---\n", "e.yaml");
   ASSERT_TRUE(docs.ok());
@@ -803,6 +888,8 @@ TEST(ExamplesTest, ScenarioRoleFilesBuildACatalog) {
     EXPECT_EQ(catalog->workflows.count(workflow), 1u) << workflow;
   }
   EXPECT_EQ(catalog->guardrails.count("protect-evidence-and-logging"), 1u);
+  EXPECT_EQ(catalog->managed_policies.at("read-only-evidence").Arn(),
+            "arn:aws:iam::111122223333:policy/incident-response/read-only-evidence");
   EXPECT_TRUE(catalog->roles.at("deploy-production").approval_required);
   EXPECT_EQ(catalog->roles.at("deploy-production").account, "444455556666");
   EXPECT_EQ(catalog->roles.at("deploy-staging").account, "222233334444");

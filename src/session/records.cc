@@ -114,6 +114,7 @@ std::string EncodeSession(const SessionRecord& s) {
                {"sourceIdentity", s.source_identity},
                {"sessionPolicy", s.session_policy},
                {"sessionPolicyHash", s.session_policy_hash},
+               {"policyArns", s.policy_arns},
                {"tags", s.tags},
                {"transitiveTagKeys", s.transitive_tag_keys},
                {"parentSessionId", s.parent_session_id},
@@ -141,6 +142,9 @@ Result<SessionRecord> DecodeSession(std::string_view text) {
     s.source_identity = Str(d, "sourceIdentity");
     s.session_policy = Str(d, "sessionPolicy");
     s.session_policy_hash = Str(d, "sessionPolicyHash");
+    if (auto arns = d.find("policyArns"); arns != d.end() && arns->is_array()) {
+      s.policy_arns = arns->get<std::vector<std::string>>();
+    }
     s.tags = Map(d, "tags");
     if (auto keys = d.find("transitiveTagKeys"); keys != d.end() && keys->is_array()) {
       s.transitive_tag_keys = keys->get<std::vector<std::string>>();

@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "sts/protocol.h"
 #include "sts/sigv4.h"
+#include "support/temp_dir.h"
 
 namespace xrole::session {
 namespace {
@@ -82,23 +83,8 @@ metadata: {name: main}
 spec: {roles: [reader, gated, chained], maxRunDuration: 4h}
 )";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "xrole-sts-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : xrole::testing::TempDir {
+  TempDir() : xrole::testing::TempDir("xrole-sts") {}
 };
 
 struct Key {
@@ -382,7 +368,7 @@ TEST_F(StsBrokerTest, SessionPolicyAndTagsArePackedWithinTheLimit) {
   request.policy_arns = {"arn:aws:iam::aws:policy/ReadOnlyAccess"};
   sts::StsError arns = AssumeFails(RunKey(run), request);
   EXPECT_EQ(arns.code, "ValidationError");
-  EXPECT_THAT(arns.message, HasSubstr("managed-policy store"));
+  EXPECT_THAT(arns.message, HasSubstr("arn:aws:iam::aws:policy/ReadOnlyAccess` does not exist"));
 }
 
 TEST_F(StsBrokerTest, AgentKeyNamesItsRun) {

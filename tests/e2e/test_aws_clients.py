@@ -42,10 +42,12 @@ CHAINED = "arn:aws:iam::%s:role/sts-chained" % ACCOUNT
 AGENT_ARN = "arn:aws:iam::%s:user/xrole/agent/%s" % (ACCOUNT, AGENT)
 OBJECT = "arn:aws:s3:::sts-test-bucket/data.csv"
 BUCKET = "arn:aws:s3:::sts-test-bucket"
+LIST_ONLY = "arn:aws:iam::%s:policy/sts/sts-list-only" % ACCOUNT
 CLIENT_TIMEOUT_S = 120
 
 # Roles as code for these tests (applied beside the examples): an agent with one workflow
-# whose roles cover plain assume, an ExternalId condition, approval, and chaining.
+# whose roles cover plain assume, an ExternalId condition, approval, and chaining, and a
+# managed policy for PolicyArns.
 FIXTURE = """
 apiVersion: xrole/v1
 kind: Agent
@@ -162,6 +164,21 @@ spec:
   description: Everything the STS tests assume.
   roles: [sts-reader, sts-partner, sts-gated, sts-chained]
   maxRunDuration: 2h
+---
+apiVersion: xrole/v1
+kind: ManagedPolicy
+metadata:
+  name: sts-list-only
+  owner: test@example.com
+spec:
+  path: /sts/
+  description: Lists the test bucket, reads nothing.
+  document:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: s3:ListBucket
+        Resource: "arn:aws:s3:::sts-test-bucket"
 """
 
 
@@ -240,7 +257,9 @@ class AwsCli:
         args = ["assume-role"]
         for key, value in params.items():
             flag = "--" + re.sub(r"(?<!^)([A-Z])", r"-\1", key).lower()
-            if key in ("Tags", "PolicyArns"):
+            if key == "PolicyArns":  # the CLI's shorthand: --policy-arns arn=A arn=B
+                args += [flag] + ["arn=%s" % item["arn"] for item in value]
+            elif key == "Tags":
                 args += [flag, json.dumps(value)]
             elif key == "TransitiveTagKeys":
                 args += [flag] + list(value)
@@ -698,7 +717,28 @@ class AwsClientTests:
                             "MalformedPolicyDocument")
         self.assertAwsError(self.assume(run_credentials, READER, "ci-arns", PolicyArns=[
             {"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]), "ValidationError",
-            "managed-policy store")
+            "`arn:aws:iam::aws:policy/ReadOnlyAccess` does not exist")
+
+    def test_policy_arns_scope_the_session_down(self):
+        _, run_credentials = self.start_run()
+        result, session = self.assume_ok(run_credentials, READER, "ci-managed",
+                                         PolicyArns=[{"arn": LIST_ONLY}])
+        self.assertTrue(1 <= int(result["PackedPolicySize"]) <= 100, result)
+        self.assertDecision(self.authorize(session, "s3:ListBucket", BUCKET), "Allowed")
+        self.assertDecision(self.authorize(session, "s3:GetObject", OBJECT), "ImplicitlyDenied")
+        self.assertEqual(self.session_record(session)["policyArns"], [LIST_ONLY])
+        # With an inline policy too: what either allows, within the role.
+        get_object = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": OBJECT}]})
+        _, both = self.assume_ok(run_credentials, READER, "ci-managed-inline", Policy=get_object,
+                                 PolicyArns=[{"arn": LIST_ONLY}])
+        self.assertDecision(self.authorize(both, "s3:ListBucket", BUCKET), "Allowed")
+        self.assertDecision(self.authorize(both, "s3:GetObject", OBJECT), "Allowed")
+        self.assertDecision(self.authorize(both, "s3:PutObject", OBJECT), "ImplicitlyDenied")
+        # The ARN names the policy with its path.
+        self.assertAwsError(self.assume(run_credentials, READER, "ci-no-path", PolicyArns=[
+            {"arn": "arn:aws:iam::%s:policy/sts-list-only" % ACCOUNT}]), "ValidationError",
+            "does not exist")
 
     def test_unknown_role(self):
         _, run_credentials = self.start_run()

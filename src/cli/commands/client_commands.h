@@ -54,8 +54,9 @@ struct AssumeOptions {
   std::string role;
   std::string run_id;
   std::string session_name;
-  std::string duration;     // duration text
-  std::string policy_file;  // session policy (JSON), "-" for standard input
+  std::string duration;                  // duration text
+  std::string policy_file;               // session policy (JSON), "-" for standard input
+  std::vector<std::string> policy_arns;  // ManagedPolicy ARNs added to the session policy
   std::vector<std::string> tags;
   std::string source_identity;
   std::string parent_session_id;

@@ -144,6 +144,7 @@ int RunAssume(const ClientOptions& client_options, const AssumeOptions& options)
     if (!policy.ok()) return UsageError("assume: --policy: " + policy.error().message());
     body["policy"] = *policy;
   }
+  if (!options.policy_arns.empty()) body["policyArns"] = options.policy_arns;
   if (!options.session_name.empty()) body["sessionName"] = options.session_name;
   if (*duration > 0) body["durationSeconds"] = *duration;
   if (!tags->empty()) body["tags"] = *tags;
