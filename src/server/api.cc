@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 using session::Caller;
 using session::Iso8601;
-using session::ReasonsJson;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 

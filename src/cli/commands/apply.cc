@@ -13,45 +13,16 @@ namespace {
 
 using nlohmann::json;
 
-// The files an -f argument names: the file itself, or a directory's *.yaml, *.yml and *.json
-// files (not recursive) in name order.
-Result<std::vector<std::string>> ExpandPath(const std::string& path) {
-  std::error_code ec;
-  if (path == "-" || !std::filesystem::is_directory(path, ec))
-    return std::vector<std::string>{path};
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-    std::string ext = entry.path().extension().string();
-    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
-      files.push_back(entry.path().string());
-    }
-  }
-  if (ec) return Error(ErrorCode::kNotFound, "cannot list `" + path + "`: " + ec.message());
-  if (files.empty()) {
-    return Error(ErrorCode::kNotFound, "`" + path + "` holds no .yaml, .yml or .json files");
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 // Every document of every path, parsed here (so errors name the file and line), as one JSON
 // array of canonical documents: one request, one transaction, whatever mix of YAML and JSON.
 Result<std::string> BuildApplyBody(const std::vector<std::string>& paths, std::size_t* count) {
+  XROLE_ASSIGN_OR_RETURN(auto documents, ReadObjectDocuments(paths));
   std::string body = "[";
-  *count = 0;
-  for (const auto& path : paths) {
-    XROLE_ASSIGN_OR_RETURN(auto files, ExpandPath(path));
-    for (const auto& file : files) {
-      XROLE_ASSIGN_OR_RETURN(std::string text, ReadFileText(file));
-      XROLE_ASSIGN_OR_RETURN(auto documents,
-                             session::ParseObjectDocuments(text, file == "-" ? "<stdin>" : file));
-      for (const auto& document : documents) {
-        if (*count > 0) body += ",";
-        body += document.canonical_json;
-        ++*count;
-      }
-    }
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    if (i > 0) body += ",";
+    body += documents[i].canonical_json;
   }
+  *count = documents.size();
   return body + "]";
 }
 

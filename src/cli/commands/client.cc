@@ -4,10 +4,13 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <system_error>
 
 #include "session/objects.h"
 
@@ -166,6 +169,49 @@ Result<std::string> ReadFileText(const std::string& path) {
   if (!in) return Error(ErrorCode::kNotFound, "cannot read `" + path + "`");
   text << in.rdbuf();
   return text.str();
+}
+
+namespace {
+
+// The files one -f argument names (see ReadObjectDocuments).
+Result<std::vector<std::string>> ObjectFiles(const std::string& path) {
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_directory(path, ec)) {
+    return std::vector<std::string>{path};
+  }
+  std::vector<std::string> files;
+  std::filesystem::directory_iterator it(path, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string ext = it->path().extension().string();
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+      files.push_back(it->path().string());
+    }
+  }
+  if (ec) return Error(ErrorCode::kNotFound, "cannot list `" + path + "`: " + ec.message());
+  if (files.empty()) {
+    return Error(ErrorCode::kNotFound, "`" + path + "` holds no .yaml, .yml or .json files");
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+Result<std::vector<session::ObjectDocument>> ReadObjectDocuments(
+    const std::vector<std::string>& paths) {
+  std::vector<session::ObjectDocument> documents;
+  for (const std::string& path : paths) {
+    XROLE_ASSIGN_OR_RETURN(std::vector<std::string> files, ObjectFiles(path));
+    for (const std::string& file : files) {
+      XROLE_ASSIGN_OR_RETURN(std::string text, ReadFileText(file));
+      XROLE_ASSIGN_OR_RETURN(auto parsed,
+                             session::ParseObjectDocuments(text, file == "-" ? "<stdin>" : file));
+      documents.insert(documents.end(), std::make_move_iterator(parsed.begin()),
+                       std::make_move_iterator(parsed.end()));
+    }
+  }
+  return documents;
 }
 
 std::string FormatSeconds(std::int64_t seconds) {

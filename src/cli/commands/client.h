@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "session/objects.h"
 #include "xrole/status.h"
 
 namespace xrole::cli {
@@ -107,6 +108,12 @@ Result<std::int64_t> ParseDurationFlag(const std::string& text, std::string_view
 
 // The whole content of a file, or of standard input for "-".
 Result<std::string> ReadFileText(const std::string& path);
+
+// The roles-as-code documents that `-f` arguments name, parsed (errors name the file and
+// line): each path is a file, "-" for standard input, or a directory whose *.yaml, *.yml and
+// *.json files (not recursive) are read in name order.
+Result<std::vector<session::ObjectDocument>> ReadObjectDocuments(
+    const std::vector<std::string>& paths);
 
 // "15m", "1h", "1h30m", "45s" for a number of seconds.
 std::string FormatSeconds(std::int64_t seconds);

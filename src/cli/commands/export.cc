@@ -18,41 +18,8 @@
 namespace xrole::cli {
 namespace {
 
-// The files an -f argument names: the file itself, or a directory's *.yaml, *.yml and *.json
-// files (not recursive) in name order — what `xrole apply -f` reads.
-Result<std::vector<std::string>> RoleFiles(const std::string& path) {
-  std::error_code ec;
-  if (path == "-" || !std::filesystem::is_directory(path, ec)) {
-    return std::vector<std::string>{path};
-  }
-  std::vector<std::string> files;
-  std::filesystem::directory_iterator it(path, ec);
-  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    const std::string ext = it->path().extension().string();
-    std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
-      files.push_back(it->path().string());
-    }
-  }
-  if (ec) return Error(ErrorCode::kNotFound, "cannot list `" + path + "`: " + ec.message());
-  if (files.empty()) {
-    return Error(ErrorCode::kNotFound, "`" + path + "` holds no .yaml, .yml or .json files");
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 Result<std::shared_ptr<const session::Catalog>> LoadCatalog(const std::vector<std::string>& paths) {
-  std::vector<session::ObjectDocument> documents;
-  for (const std::string& path : paths) {
-    XROLE_ASSIGN_OR_RETURN(std::vector<std::string> files, RoleFiles(path));
-    for (const std::string& file : files) {
-      XROLE_ASSIGN_OR_RETURN(std::string text, ReadFileText(file));
-      XROLE_ASSIGN_OR_RETURN(auto parsed,
-                             session::ParseObjectDocuments(text, file == "-" ? "<stdin>" : file));
-      documents.insert(documents.end(), parsed.begin(), parsed.end());
-    }
-  }
+  XROLE_ASSIGN_OR_RETURN(auto documents, ReadObjectDocuments(paths));
   return session::BuildCatalog(session::Catalog{}, documents);
 }
 
