@@ -182,17 +182,6 @@ spec:
 """
 
 
-def system_path():
-    """The plain system bin directories (no pyenv), as `getconf PATH` prints them."""
-    try:
-        out = subprocess.run(["getconf", "PATH"], capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except OSError:
-        pass
-    return "/usr/bin:/bin"
-
-
 def epoch(text):
     """Seconds since the epoch of an Expiration as the clients print it: "...T..Z",
     "...T..+00:00" or boto3's "YYYY-MM-DD HH:MM:SS+00:00"."""
@@ -358,38 +347,11 @@ class Boto3:
         return Outcome(False, code=answer["code"], message=answer["message"], raw=line)
 
 
-def _runs(argv, path):
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                              env=dict(os.environ, PATH=path))
-        return (done.stdout + done.stderr).strip() if done.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
 def discover_clients(config_dir):
-    """Every distinct installed AWS client: [(name, factory)]."""
-    found = []
-    plain = system_path()
-    default_path = os.environ.get("PATH", "")
-    system_aws = shutil.which("aws", path=plain)
-    system_python = shutil.which("python3", path=plain)
-    if system_aws and _runs([system_aws, "--version"], plain):
-        found.append(AwsCli("debian-aws-cli", system_aws, plain, config_dir))
-    boto3_check = ["-c", "import boto3; print(boto3.__version__)"]
-    if system_python and _runs([system_python] + boto3_check, plain):
-        found.append(Boto3("debian-boto3", system_python, plain, config_dir))
-    default_aws = shutil.which("aws", path=default_path)
-    if (default_aws and (not system_aws or
-                         os.path.realpath(default_aws) != os.path.realpath(system_aws))
-            and _runs([default_aws, "--version"], default_path)):
-        found.append(AwsCli("default-aws-cli", default_aws, default_path, config_dir))
-    default_python = shutil.which("python3", path=default_path)
-    if (default_python and (not system_python or
-                            os.path.realpath(default_python) != os.path.realpath(system_python))
-            and _runs([default_python] + boto3_check, default_path)):
-        found.append(Boto3("default-boto3", default_python, default_path, config_dir))
-    return found
+    """Every distinct installed AWS client, as AwsCli or Boto3 drivers."""
+    drivers = {"cli": AwsCli, "boto3": Boto3}
+    return [drivers[kind](name, executable, path, config_dir)
+            for name, kind, executable, path in xrole_e2e.installed_aws_clients()]
 
 
 # ---- SigV4 with the standard library (for RawProtocolTest) ----

@@ -57,6 +57,55 @@ def _die_with_parent():
         pass
 
 
+
+# ---- the real AWS clients installed on this machine ----
+
+def system_path():
+    """The plain system bin directories (no pyenv), as `getconf PATH` prints them."""
+    try:
+        out = subprocess.run(["getconf", "PATH"], capture_output=True, text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except OSError:
+        pass
+    return "/usr/bin:/bin"
+
+
+def _works(argv, path):
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, PATH=path))
+        return done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def installed_aws_clients():
+    """Every distinct installed AWS client: [(name, kind, executable, PATH)], kind "cli" or
+    "boto3". The Debian packages' clients are found on the plain system PATH; a newer client
+    on the default PATH (pyenv) is listed too when it is another program."""
+    found = []
+    plain = system_path()
+    default_path = os.environ.get("PATH", "")
+    boto3_check = ["-c", "import boto3"]
+    system = {}
+    for kind, program, check in (("cli", "aws", ["--version"]), ("boto3", "python3", boto3_check)):
+        executable = shutil.which(program, path=plain)
+        if executable and _works([executable] + check, plain):
+            found.append(("debian-" + ("aws-cli" if kind == "cli" else "boto3"), kind,
+                          executable, plain))
+            system[kind] = executable
+    for kind, program, check in (("cli", "aws", ["--version"]), ("boto3", "python3", boto3_check)):
+        executable = shutil.which(program, path=default_path)
+        if not executable or (kind in system and
+                              os.path.realpath(executable) == os.path.realpath(system[kind])):
+            continue
+        if _works([executable] + check, default_path):
+            found.append(("default-" + ("aws-cli" if kind == "cli" else "boto3"), kind,
+                          executable, default_path))
+    return found
+
+
 class ServerStartError(Exception):
     """The server exited or did not print its address in time."""
 
