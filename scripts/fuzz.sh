@@ -7,7 +7,8 @@ seconds="${1:-30}"
 targets=(policy_parser_fuzzer evaluator_diff_fuzzer glob_fuzzer objects_fuzzer token_fuzzer
          sigv4_fuzzer)
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF >/dev/null
+  -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF \
+  ${XROLE_CXX_FLAGS_RELWITHDEBINFO:+-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$XROLE_CXX_FLAGS_RELWITHDEBINFO"} >/dev/null
 # Only the fuzz targets and the libraries they link (not the server and the CLI).
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 scripts/make_fuzz_corpus.sh  # seeds fuzz/corpus/<target>/ from the conformance cases

@@ -4,15 +4,21 @@
 # and the format check. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+step() { echo; echo "== $* (at $((SECONDS - started)) s)"; }
+step "dependencies"
 scripts/install_deps.sh
 jobs="$(nproc)"
-step() { echo; echo "== $*"; }
 
 step "format check"
 scripts/check_format.sh
 
+# Line tables only (-g1): backtraces keep file and line, and the three builds take a third less.
+export XROLE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
+flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$XROLE_CXX_FLAGS_RELWITHDEBINFO")
+
 step "build (RelWithDebInfo)"
-scripts/build.sh build -DXROLE_BUILD_BENCH=ON
+scripts/build.sh build -DXROLE_BUILD_BENCH=ON "${flags[@]}"
 step "tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
@@ -21,9 +27,12 @@ node tests/oracle/check_conformance.mjs
 
 step "build and tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 # Optimised (-O2 -g) so the sanitized run of the random suites stays within minutes.
-XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-asan -DXROLE_SANITIZE=ON -DXROLE_BUILD_BENCH=OFF
+# The AWS-client end-to-end tests run with the Debian clients only: the other installed clients
+# exercise the same server paths, already covered by the unsanitized run.
+XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-asan -DXROLE_SANITIZE=ON -DXROLE_BUILD_BENCH=OFF \
+  "${flags[@]}"
 XROLE_DIFF_CASES="${XROLE_ASAN_DIFF_CASES:-100000}" XROLE_ORACLE_CASES="${XROLE_ASAN_ORACLE_CASES:-2000}" \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  XROLE_E2E_AWS_CLIENTS=debian ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 step "fuzzing (bounded)"
 scripts/fuzz.sh "${XROLE_FUZZ_SECONDS:-30}"
@@ -31,4 +40,4 @@ scripts/fuzz.sh "${XROLE_FUZZ_SECONDS:-30}"
 step "benchmark smoke run"
 ./build/bench/policy_eval_bench --benchmark_min_time=0.01 >/dev/null
 echo
-echo "all tests passed"
+echo "all tests passed in $((SECONDS - started)) s"

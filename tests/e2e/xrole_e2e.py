@@ -83,7 +83,9 @@ def _works(argv, path):
 def installed_aws_clients():
     """Every distinct installed AWS client: [(name, kind, executable, PATH)], kind "cli" or
     "boto3". The Debian packages' clients are found on the plain system PATH; a newer client
-    on the default PATH (pyenv) is listed too when it is another program."""
+    on the default PATH (pyenv) is listed too when it is another program, unless
+    XROLE_E2E_AWS_CLIENTS=debian asks for the Debian packages' clients only (the sanitizer
+    run, where each client adds minutes and no server path)."""
     found = []
     plain = system_path()
     default_path = os.environ.get("PATH", "")
@@ -95,6 +97,8 @@ def installed_aws_clients():
             found.append(("debian-" + ("aws-cli" if kind == "cli" else "boto3"), kind,
                           executable, plain))
             system[kind] = executable
+    if os.environ.get("XROLE_E2E_AWS_CLIENTS") == "debian":
+        return found
     for kind, program, check in (("cli", "aws", ["--version"]), ("boto3", "python3", boto3_check)):
         executable = shutil.which(program, path=default_path)
         if not executable or (kind in system and
