@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "common/thread_name.h"
 
 namespace xrole::audit {
 namespace {
@@ -150,6 +151,7 @@ bool AuditLog::CheckpointPending() const {
 }
 
 void AuditLog::WriterLoop() {
+  NameThisThread("xrole-audit");
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     if (!queue_.empty()) {

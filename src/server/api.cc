@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/thread_name.h"
 #include "policy/document.h"
 #include "server/credentials_api.h"
 #include "server/sts_api.h"
@@ -317,7 +318,12 @@ json RoleSummary(const session::ExecutionRole& role) {
 class WorkerPool {
  public:
   explicit WorkerPool(int threads) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Loop(); });
+    for (int i = 0; i < threads; ++i) {
+      workers_.emplace_back([this, i] {
+        NameThisThread("xrole-pool-" + std::to_string(i));
+        Loop();
+      });
+    }
   }
   ~WorkerPool() {
     {

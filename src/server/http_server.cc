@@ -1,12 +1,20 @@
 // http_server.cc: the Boost.Beast/Asio implementation of http.h, and the only translation
 // unit that includes Beast.
 //
-// Threads and lifetimes. `io_threads` threads run one io_context. The acceptor and every
-// connection each live on their own strand, so a connection's handlers never run concurrently.
-// The server's registry holds the only long-lived reference to a connection; a connection
-// removes itself when it closes. A Responder holds a weak reference plus the ResponderGate:
-// Stop() closes the gate before it tears anything down, so after Stop() a Responder never
-// touches the io_context, and before it a Responder only posts to the connection's strand.
+// Threads and lifetimes. `io_threads` threads run one io_context, so whichever thread is free
+// takes the next ready connection (on a 2-core machine shared with the audit writer, pinning
+// connections to threads measurably lengthened the latency tail). The acceptor and every
+// connection each live on their own strand, so a connection's handlers never run
+// concurrently. The server's registry holds the only long-lived reference to a connection; a
+// connection removes itself when it closes. A Responder holds a weak reference plus the
+// ResponderGate: Stop() closes the gate before it tears anything down, so after Stop() a
+// Responder never touches the io_context, and before it a Responder only posts to the
+// connection's strand.
+//
+// Reading. A connection reads with plain `async_read_some` into its buffer and feeds Beast's
+// request parser synchronously, so a request that arrives in one segment costs one receive and
+// no intermediate completion; a keep-alive connection waits for its next request with that
+// same read (the first byte switches the idle deadline to the read deadline).
 //
 // Deadlines (one timer per connection, on its strand):
 // - a new connection must deliver its first request within read_timeout of being accepted;
@@ -21,11 +29,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -33,7 +41,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
@@ -52,6 +59,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "common/thread_name.h"
 #include "server/http.h"
 
 namespace xrole::server {
@@ -62,7 +70,11 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
-using Clock = asio::steady_timer::clock_type;
+using Clock = std::chrono::steady_clock;
+// Concrete executor types: a connection never needs a polymorphic executor.
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 // Upper bound of the lingering close after a final response.
 constexpr std::chrono::milliseconds kMaxLinger{5000};
@@ -72,6 +84,8 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 // Longest extra header value passed through (Beast stores field lengths in 16 bits).
 constexpr std::size_t kMaxHeaderValueBytes = 8192;
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+// Bytes asked of each receive: a typical request (with a session token) arrives in one.
+constexpr std::size_t kReadChunk = 4096;
 
 // Whether Responders may still reach the I/O layer. Responders hold it shared while they post;
 // Stop() closes it exclusively before the io_context stops.
@@ -123,7 +137,7 @@ bool IsAcceptableExtraHeader(std::string_view name, std::string_view value) {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(ServerContext& context, tcp::socket socket, std::string remote_address)
+  Connection(ServerContext& context, Socket socket, std::string remote_address)
       : context_(context),
         socket_(std::move(socket)),
         executor_(socket_.get_executor()),
@@ -205,7 +219,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case Phase::kContinue:
       case Phase::kReadingBody:
         // The read handler decides between 408 and a silent close. Cancelling aborts a read in
-        // progress; shutting the receive side ends the one a composed read may start next.
+        // progress; shutting the receive side ends any read started after this.
         timed_out_ = true;
         {
           error_code ignored;
@@ -235,57 +249,80 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
     timed_out_ = false;
     head_request_ = false;
+    header_seen_ = false;
     version_ = 11;
     if (after_response && buffer_.size() == 0) {
       phase_ = Phase::kIdle;
       ArmDeadline(options.idle_timeout);
-      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-        if (self->phase_ == Phase::kClosed) return;
-        if (ec) return self->Close();
-        self->ReadHeader();
-      });
-      return;
+    } else {
+      phase_ = Phase::kReadingHeader;
+      ArmDeadline(options.read_timeout);
     }
-    ReadHeader();
+    ParseBuffered();
   }
 
-  void ReadHeader() {
-    phase_ = Phase::kReadingHeader;
-    ArmDeadline(context_.options.read_timeout);
-    bhttp::async_read_header(
-        socket_, buffer_, *parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
-  }
-
-  void OnHeader(error_code ec) {
-    if (phase_ == Phase::kClosed) return;
-    if (ec) return OnReadError(ec);
-    const auto& message = parser_->get();
-    version_ = message.version();
+  // Feeds the buffered bytes to the parser; hands a complete request on, or reads more. The
+  // parser stops after the header, so "100 Continue" is answered only when no body byte has
+  // arrived yet.
+  void ParseBuffered() {
+    while (!parser_->is_done()) {
+      if (parser_->is_header_done() && !header_seen_) {
+        header_seen_ = true;
+        const auto& message = parser_->get();
+        version_ = message.version();
+        phase_ = Phase::kReadingBody;
+        if (message.version() >= 11 && buffer_.size() == 0 &&
+            beast::iequals(message[bhttp::field::expect], "100-continue")) {
+          return AnswerContinue();
+        }
+      }
+      if (buffer_.size() == 0) break;
+      error_code ec;
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return OnReadError(ec);
+      if (used == 0) break;
+    }
     if (parser_->is_done()) return OnRequest();
-    // Answer "100 Continue" unless the client has already started sending the body.
-    if (message.version() >= 11 && buffer_.size() == 0 &&
-        beast::iequals(message[bhttp::field::expect], "100-continue")) {
-      phase_ = Phase::kContinue;
-      asio::async_write(socket_, asio::buffer(kContinueResponse.data(), kContinueResponse.size()),
-                        [self = shared_from_this()](error_code write_ec, std::size_t) {
-                          if (self->phase_ == Phase::kClosed) return;
-                          if (write_ec) return self->OnReadError(write_ec);
-                          self->ReadBody();
-                        });
-      return;
-    }
-    ReadBody();
+    ReadSome();
   }
 
-  void ReadBody() {
-    phase_ = Phase::kReadingBody;
-    bhttp::async_read(socket_, buffer_, *parser_,
+  void AnswerContinue() {
+    phase_ = Phase::kContinue;
+    asio::async_write(socket_, asio::buffer(kContinueResponse.data(), kContinueResponse.size()),
                       [self = shared_from_this()](error_code ec, std::size_t) {
                         if (self->phase_ == Phase::kClosed) return;
                         if (ec) return self->OnReadError(ec);
-                        self->OnRequest();
+                        self->phase_ = Phase::kReadingBody;
+                        self->ReadSome();
                       });
+  }
+
+  void ReadSome() {
+    socket_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this()](error_code ec, std::size_t bytes) { self->OnRead(ec, bytes); });
+  }
+
+  void OnRead(error_code ec, std::size_t bytes) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec == asio::error::eof && !timed_out_) {
+      // The client finished sending: the end of the stream may complete a request without a
+      // length; otherwise a request cut short is dropped.
+      if (!parser_->got_some()) return Close();
+      error_code eof_ec;
+      parser_->put_eof(eof_ec);
+      if (!eof_ec && parser_->is_done()) return OnRequest();
+      return OnReadError(bhttp::error::partial_message);
+    }
+    if (ec) return OnReadError(ec);
+    buffer_.commit(bytes);
+    if (phase_ == Phase::kIdle) {
+      phase_ = Phase::kReadingHeader;
+      ArmDeadline(context_.options.read_timeout);
+    }
+    ParseBuffered();
   }
 
   void OnReadError(error_code ec) {
@@ -449,9 +486,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   ServerContext& context_;
-  tcp::socket socket_;
-  asio::any_io_executor executor_;  // the connection's strand
-  asio::steady_timer timer_;
+  Socket socket_;
+  Executor executor_;  // the connection's strand
+  Timer timer_;
   const std::string remote_address_;
 
   beast::flat_buffer buffer_;
@@ -468,13 +505,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   bool head_request_ = false;
   bool timed_out_ = false;
+  bool header_seen_ = false;
   bool close_after_write_ = false;
 };
 
 class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(HttpServerOptions options, Handler handler)
-      : acceptor_(asio::make_strand(io_context_)), accept_retry_timer_(acceptor_.get_executor()) {
+      : io_context_(std::max(1, options.io_threads)),
+        acceptor_(asio::make_strand(io_context_.get_executor())),
+        accept_retry_timer_(acceptor_.get_executor()) {
     context_.options = std::move(options);
     context_.handler = std::move(handler);
   }
@@ -514,7 +554,12 @@ class BeastHttpServer final : public HttpServer {
       port_.store(acceptor_.local_endpoint(ec).port());
       Accept();
       const int thread_count = std::max(1, options.io_threads);
-      for (int i = 0; i < thread_count; ++i) threads_.emplace_back([this] { RunIo(); });
+      for (int i = 0; i < thread_count; ++i) {
+        threads_.emplace_back([this, i] {
+          NameThisThread("xrole-http-" + std::to_string(i));
+          RunIo();
+        });
+      }
     } catch (const std::exception& e) {
       started_ = true;  // let Stop() join whatever did start
       StopLocked();
@@ -578,11 +623,11 @@ class BeastHttpServer final : public HttpServer {
   // On the acceptor's strand.
   void Accept() {
     acceptor_.async_accept(
-        asio::make_strand(io_context_),
-        [this](error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
+        asio::make_strand(io_context_.get_executor()),
+        [this](error_code ec, Socket socket) { OnAccept(ec, std::move(socket)); });
   }
 
-  void OnAccept(error_code ec, tcp::socket socket) {
+  void OnAccept(error_code ec, Socket socket) {
     if (!acceptor_.is_open()) return;
     if (ec) {
       accept_retry_timer_.expires_after(kAcceptRetryDelay);
@@ -616,8 +661,8 @@ class BeastHttpServer final : public HttpServer {
   // Declared first so that it is destroyed last.
   asio::io_context io_context_;
   ServerContext context_;
-  tcp::acceptor acceptor_;                 // on its own strand
-  asio::steady_timer accept_retry_timer_;  // on the acceptor's strand
+  asio::basic_socket_acceptor<tcp, Executor> acceptor_;  // on its own strand
+  Timer accept_retry_timer_;                             // on the acceptor's strand
   std::atomic<std::uint16_t> port_{0};
 
   std::mutex lifecycle_mu_;

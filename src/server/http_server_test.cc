@@ -401,6 +401,35 @@ TEST(HttpServerTest, KeepAliveServesSequentialRequestsOnOneConnection) {
   EXPECT_TRUE(client.QuietAndOpen());
 }
 
+TEST(HttpServerTest, RequestsSplitAcrossSegmentsAndPipelinedBatchesAreReassembled) {
+  auto server = StartServer(TestOptions(), EchoHandler);
+  RawClient client(server->port());
+  // One request in pieces: inside the request line, inside a header, and the body apart.
+  const std::string split = Post("/pieces", "the whole body");
+  const std::size_t body_start = split.find("\r\n\r\n") + 4;
+  std::size_t sent = 0;
+  for (std::size_t cut :
+       {std::size_t{3}, std::size_t{20}, body_start, body_start + 5, split.size()}) {
+    ASSERT_TRUE(client.Send(std::string_view(split).substr(sent, cut - sent)));
+    sent = cut;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  auto whole = client.Read();
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(nlohmann::json::parse(whole->body)["body"], "the whole body");
+  // Thirty requests with 1 KB bodies in one write: more than one receive's worth.
+  std::string batch;
+  for (int i = 0; i < 30; ++i) batch += Post("/batch", std::to_string(i) + std::string(1024, 'x'));
+  ASSERT_TRUE(client.Send(batch));
+  for (int i = 0; i < 30; ++i) {
+    auto response = client.Read();
+    ASSERT_TRUE(response.has_value()) << i;
+    EXPECT_EQ(nlohmann::json::parse(response->body)["body"],
+              std::to_string(i) + std::string(1024, 'x'));
+  }
+  EXPECT_TRUE(client.QuietAndOpen());
+}
+
 TEST(HttpServerTest, ConnectionCloseIsHonoured) {
   auto server = StartServer(TestOptions(), EchoHandler);
   RawClient client(server->port());

@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/thread_name.h"
 #include "store/migrations.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -163,6 +164,7 @@ void SqliteStore::StopCheckpointer() {
 }
 
 void SqliteStore::CheckpointLoop() {
+  NameThisThread("xrole-wal");
   std::unique_lock lock(checkpoint_mutex_);
   while (true) {
     checkpoint_wake_.wait(lock, [this] { return checkpoint_wanted_ || checkpointer_stopping_; });
