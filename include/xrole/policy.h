@@ -57,12 +57,17 @@ struct ContextValue {
   static ContextValue List(std::vector<std::string> vs) { return {std::move(vs), true}; }
 };
 
-// Context keys are case-insensitive: they are stored ASCII-lower-cased.
+// Context keys are case-insensitive: they are stored ASCII-lower-cased. A context may have a
+// fallback: keys it does not hold itself are looked up there, so that per-request keys can be
+// layered over a shared, unchanging set without copying it.
 class Context {
  public:
   void Set(std::string_view key, ContextValue value);
-  // `key_lower` must already be lower-cased.
+  // `key_lower` must already be lower-cased. Own keys first, then the fallback's.
   const ContextValue* Find(std::string_view key_lower) const;
+  // `fallback` must outlive this context (and every copy of it); nullptr removes it.
+  void SetFallback(const Context* fallback) { fallback_ = fallback; }
+  // Own keys only, not the fallback's.
   bool empty() const { return values_.empty(); }
   std::size_t size() const { return values_.size(); }
 
@@ -71,10 +76,11 @@ class Context {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Map = std::unordered_map<std::string, ContextValue, Hash, std::equal_to<>>;
-  const Map& values() const { return values_; }
+  const Map& values() const { return values_; }  // own keys only
 
  private:
   Map values_;
+  const Context* fallback_ = nullptr;
 };
 
 // One authorization question.

@@ -445,6 +445,19 @@ TEST(ConditionsTest, ExplainNamesClauseAndContextValue) {
   EXPECT_NE(why.find("absent"), std::string::npos) << why;
 }
 
+TEST(ConditionsTest, LayeredContextPrefersItsOwnKeysOverTheFallback) {
+  Context shared = With({{"aws:PrincipalTag/team", S("red")}, {"aws:username", S("ann")}});
+  Context request = With({{"aws:PrincipalTag/team", S("blue")}, {"s3:prefix", S("logs/")}});
+  request.SetFallback(&shared);
+  EXPECT_TRUE(Holds("StringEquals", "aws:PrincipalTag/team", {"blue"}, request));  // own wins
+  EXPECT_TRUE(Holds("StringEquals", "aws:username", {"ann"}, request));            // fallback
+  EXPECT_TRUE(Holds("StringLike", "s3:prefix", {"logs/*"}, request));
+  EXPECT_TRUE(Holds("Null", "aws:SourceIp", {"true"}, request));  // in neither: absent
+  EXPECT_EQ(request.size(), 2u);                                  // own keys only
+  request.SetFallback(nullptr);
+  EXPECT_TRUE(Holds("Null", "aws:username", {"true"}, request));
+}
+
 TEST(ConditionsTest, CompiledOperandsAreTyped) {
   Semantics semantics;
   CompiledCondition numeric =

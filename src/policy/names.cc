@@ -90,7 +90,8 @@ void Context::Set(std::string_view key, ContextValue value) {
 
 const ContextValue* Context::Find(std::string_view key_lower) const {
   auto it = values_.find(key_lower);
-  return it == values_.end() ? nullptr : &it->second;
+  if (it != values_.end()) return &it->second;
+  return fallback_ == nullptr ? nullptr : fallback_->Find(key_lower);
 }
 
 }  // namespace xrole::policy

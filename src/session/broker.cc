@@ -312,7 +312,9 @@ struct Broker::State {
   // authorize; a token seen before skips it (same bytes, same signature), while expiry and
   // revocation are still checked on every use. Bounded: cleared when full.
   std::mutex token_cache_mutex;
-  std::unordered_map<std::string, TokenClaims, policy::Context::Hash, std::equal_to<>> token_cache;
+  std::unordered_map<std::string, std::shared_ptr<const TokenClaims>, policy::Context::Hash,
+                     std::equal_to<>>
+      token_cache;
   static constexpr std::size_t kTokenCacheLimit = 100000;
 
   std::int64_t Now() const { return options.now ? options.now() : SystemNow(); }
@@ -322,25 +324,28 @@ struct Broker::State {
     return catalog;
   }
 
-  Result<TokenClaims> VerifySessionToken(std::string_view token, std::int64_t now) {
+  // The claims of a valid session token. Verified tokens are cached (shared, immutable claims),
+  // so a token's signature is checked once, its expiry on every use.
+  Result<std::shared_ptr<const TokenClaims>> VerifySessionToken(std::string_view token,
+                                                                std::int64_t now) {
     {
       std::lock_guard lock(token_cache_mutex);
       auto it = token_cache.find(token);
       if (it != token_cache.end()) {
-        if (it->second.expires_at <= now) {
-          return Error(ErrorCode::kExpired, "token expired at " + Iso8601(it->second.expires_at));
+        if (it->second->expires_at <= now) {
+          return Error(ErrorCode::kExpired, "token expired at " + Iso8601(it->second->expires_at));
         }
         return it->second;
       }
     }
     auto claims = VerifyToken(
         token, [this](std::string_view kid) { return keys->PublicKey(kid); }, now);
-    if (claims.ok()) {
-      std::lock_guard lock(token_cache_mutex);
-      if (token_cache.size() >= kTokenCacheLimit) token_cache.clear();
-      token_cache.emplace(std::string(token), *claims);
-    }
-    return claims;
+    if (!claims.ok()) return claims.error();
+    auto shared = std::make_shared<const TokenClaims>(std::move(*claims));
+    std::lock_guard lock(token_cache_mutex);
+    if (token_cache.size() >= kTokenCacheLimit) token_cache.clear();
+    token_cache.emplace(std::string(token), shared);
+    return shared;
   }
 
   // ---- catalog-derived state (exclusive lock held) ----
@@ -606,11 +611,12 @@ struct Broker::State {
             claims.error().code() == ErrorCode::kExpired ? "expired_token" : "invalid_token",
             claims.error().message());
       }
-      auto it = sessions.find(claims->session_id);
+      const TokenClaims& verified = **claims;
+      auto it = sessions.find(verified.session_id);
       if (it == sessions.end()) return reject("invalid_token", "token names an unknown session");
       live = &it->second;
-      if (live->record.access_key_id != claims->access_key_id ||
-          live->record.run_id != claims->run_id || live->record.role != claims->role) {
+      if (live->record.access_key_id != verified.access_key_id ||
+          live->record.run_id != verified.run_id || live->record.role != verified.role) {
         return reject("invalid_token", "token claims do not match the session");
       }
     } else if (!request.access_key_id.empty()) {
@@ -644,7 +650,7 @@ struct Broker::State {
       eval.principal = current->record.assumed_role_arn;
       eval.action = request.action;
       eval.resource = request.resource;
-      eval.context = current->principal_context;
+      eval.context.SetFallback(&current->principal_context);  // held by the shared lock
       eval.context.Set("aws:CurrentTime", policy::ContextValue::Scalar(now_iso));
       eval.context.Set("aws:EpochTime", policy::ContextValue::Scalar(now_text));
       for (const auto& [key, value] : request.context.values()) {
@@ -823,7 +829,7 @@ Result<Caller> Broker::Authenticate(std::string_view header) {
       lock.unlock();
       return fail(claims.error().message());
     }
-    auto it = s.sessions.find(claims->session_id);
+    auto it = s.sessions.find((*claims)->session_id);
     std::string message = "token names an unknown session";
     if (it != s.sessions.end() && s.SessionProblem(it->second, s.Now(), &message).empty()) {
       return Caller{Caller::Kind::kSession, it->second.record.id, it->second.record.agent};
@@ -2104,8 +2110,8 @@ sts::StsResult<StsPrincipal> Broker::AuthenticateSigV4(const sts::SignedRequestV
           problem_code = claims.error().code() == ErrorCode::kExpired ? "ExpiredToken"
                                                                       : "InvalidClientTokenId";
           problem = claims.error().message();
-        } else if (claims->session_id != record.id ||
-                   claims->access_key_id != record.access_key_id) {
+        } else if ((*claims)->session_id != record.id ||
+                   (*claims)->access_key_id != record.access_key_id) {
           problem_code = "InvalidClientTokenId";
           problem = "the session token belongs to another session";
         } else if (!(state = s.SessionProblem(live, now, &message)).empty()) {
