@@ -26,11 +26,12 @@ step "conformance cases against the oracle"
 node tests/oracle/check_conformance.mjs
 
 step "build and tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-# Optimised (-O2 -g) so the sanitized run of the random suites stays within minutes.
+# Optimised (-O1) so the sanitized run of the random suites stays within minutes. -O2 doubles the
+# sanitized compile (90 s against 44 s for broker.cc) and saves little test time.
 # The AWS-client end-to-end tests run with the Debian clients only: the other installed clients
 # exercise the same server paths, already covered by the unsanitized run.
 XROLE_BUILD_TYPE=RelWithDebInfo scripts/build.sh build-asan -DXROLE_SANITIZE=ON -DXROLE_BUILD_BENCH=OFF \
-  "${flags[@]}"
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 XROLE_DIFF_CASES="${XROLE_ASAN_DIFF_CASES:-100000}" XROLE_ORACLE_CASES="${XROLE_ASAN_ORACLE_CASES:-2000}" \
   XROLE_E2E_AWS_CLIENTS=debian ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
