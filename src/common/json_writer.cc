@@ -54,6 +54,11 @@ std::size_t DecodeUtf8(std::string_view s, std::size_t i, std::uint32_t* code_po
   return length;
 }
 
+// A printable ASCII character that JSON writes as itself.
+constexpr bool IsPlainAscii(unsigned char c) {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 }  // namespace
 
 bool AppendAsciiQuoted(std::string& out, std::string_view value) {
@@ -61,6 +66,16 @@ bool AppendAsciiQuoted(std::string& out, std::string_view value) {
   out += '"';
   std::size_t i = 0;
   while (i < value.size()) {
+    // Runs of characters that stand for themselves are copied in one append.
+    std::size_t plain_end = i;
+    while (plain_end < value.size() && IsPlainAscii(static_cast<unsigned char>(value[plain_end]))) {
+      ++plain_end;
+    }
+    if (plain_end != i) {
+      out.append(value.data() + i, plain_end - i);
+      i = plain_end;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x80) {
       std::uint32_t code_point = 0;
