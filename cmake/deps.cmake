@@ -12,6 +12,7 @@ endif()
 find_package(OpenSSL 3 REQUIRED)   # libcrypto: Ed25519, SHA-256, HMAC, CSPRNG
 find_package(SQLite3 REQUIRED)     # the embedded store
 find_package(Boost 1.81 EXACT REQUIRED)  # header-only Asio/Beast (libboost1.81-dev), server only
+find_package(simdjson 3 CONFIG REQUIRED)  # the authorize hot path's JSON reader (libsimdjson-dev)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # HTTP client of the CLI/tests
 

@@ -12,7 +12,7 @@ packages=(build-essential cmake pkg-config git
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format python3 python3-yaml
-  libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev libcpp-httplib-dev libgoogle-perftools-dev wrk curl
+  libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev libsimdjson-dev libcpp-httplib-dev libgoogle-perftools-dev wrk curl
   awscli python3-boto3)  # the real AWS clients of the STS end-to-end tests
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 #   policy_parser_fuzzer   every policy document, as JSON text
 #   glob_fuzzer            every Action/NotAction/Resource/NotResource pattern paired with the
 #                          request's action or resource ("pattern\0text")
+#   authorize_body_fuzzer  every case's request as a POST /v1/authorize body, alone and batched
 #   evaluator_diff_fuzzer  the input is the choice stream of the case generator
 #                          (tests/differential/generator.h): fixed pseudo-random byte strings
 # Deterministic; safe to re-run (files are named by content hash). Needs python3 with PyYAML.
@@ -58,12 +59,28 @@ def seed_globs(doc, request):
                 if isinstance(pattern, str):
                     put("glob_fuzzer", pattern.encode() + b"\0" + str(text).encode())
 
+def authorize_body(request, token):
+    body = {"sessionToken": token, "action": str(request.get("action", ""))}
+    if request.get("resource") is not None:
+        body["resource"] = str(request["resource"])
+    context = request.get("context")
+    if isinstance(context, dict) and context:
+        body["context"] = {str(k): v for k, v in context.items()}
+    return body
+
 count = 0
+batch = []
 for path in sorted(glob.glob(os.path.join(root, "tests", "conformance", "cases", "**", "*.yaml"), recursive=True)):
     with open(path, encoding="utf-8") as f:
         data = yaml.safe_load(f) or {}
     for case in data.get("cases", []):
         request = case.get("request") or {}
+        body = authorize_body(request, "xrt1.eyJzIjoiMSJ9.c2ln")
+        put("authorize_body_fuzzer", json.dumps(body, separators=(",", ":"), default=str))
+        batch.append(body)
+        if len(batch) == 3:
+            put("authorize_body_fuzzer", json.dumps({"requests": batch}, default=str))
+            batch = []
         for doc in documents(case):
             put("policy_parser_fuzzer", json.dumps(doc, separators=(",", ":"), default=str))
             put("policy_parser_fuzzer", json.dumps(doc, indent=2, default=str))
@@ -84,7 +101,7 @@ rng = random.Random(20261129)
 for i in range(64):
     put("evaluator_diff_fuzzer", bytes(rng.randrange(256) for _ in range(16 + 8 * i)))
 
-for target in ("policy_parser_fuzzer", "glob_fuzzer", "evaluator_diff_fuzzer"):
+for target in ("policy_parser_fuzzer", "glob_fuzzer", "evaluator_diff_fuzzer", "authorize_body_fuzzer"):
     d = os.path.join(corpus, target)
     n = len(os.listdir(d)) if os.path.isdir(d) else 0
     print(f"{target}: {n} files")

@@ -10,7 +10,9 @@
 #include "common/crypto.h"
 #include "common/thread_name.h"
 #include "policy/document.h"
+#include "server/authorize_body.h"
 #include "server/credentials_api.h"
+#include "server/request_json.h"
 #include "server/sts_api.h"
 #include "session/records.h"
 
@@ -83,116 +85,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
     path.remove_prefix(slash);
   }
   return parts;
-}
-
-// Parses a JSON object body. Empty bodies are an empty object.
-Result<json> ParseBody(const std::string& body) {
-  if (body.empty()) return json::object();
-  try {
-    json parsed = json::parse(body);
-    if (!parsed.is_object()) {
-      return Error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
-    }
-    return parsed;
-  } catch (const json::parse_error& e) {
-    return Error(ErrorCode::kInvalidArgument, "request body is not valid JSON at byte " +
-                                                  std::to_string(e.byte) + ": " +
-                                                  std::string(e.what()));
-  }
-}
-
-// Typed member readers: absent (or null) members give the default; a member of the wrong type
-// is an error naming it.
-Result<std::string> GetString(const json& body, const char* key, bool required = false) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) {
-    if (required) {
-      return Error(ErrorCode::kInvalidArgument, "`" + std::string(key) + "` is required", key);
-    }
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return Error(ErrorCode::kInvalidArgument, "`" + std::string(key) + "` must be a string", key);
-  }
-  return it->get<std::string>();
-}
-
-Result<std::int64_t> GetInt(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::int64_t{0};
-  if (!it->is_number_integer()) {
-    return Error(ErrorCode::kInvalidArgument, "`" + std::string(key) + "` must be an integer", key);
-  }
-  return it->get<std::int64_t>();
-}
-
-Result<std::vector<std::string>> GetStringList(const json& body, const char* key) {
-  std::vector<std::string> out;
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return out;
-  auto wrong = [&] {
-    return Error(ErrorCode::kInvalidArgument,
-                 "`" + std::string(key) + "` must be an array of strings", key);
-  };
-  if (!it->is_array()) return wrong();
-  for (const auto& item : *it) {
-    if (!item.is_string()) return wrong();
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
-Result<std::map<std::string, std::string>> GetTags(const json& body, const char* key) {
-  std::map<std::string, std::string> tags;
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return tags;
-  if (!it->is_object()) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "`" + std::string(key) + "` must be an object of strings", key);
-  }
-  for (const auto& [k, v] : it->items()) {
-    if (!v.is_string()) {
-      return Error(ErrorCode::kInvalidArgument, "tag `" + k + "` must be a string",
-                   std::string(key) + "." + k);
-    }
-    tags[k] = v.get<std::string>();
-  }
-  return tags;
-}
-
-std::string ScalarText(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  return v.dump();
-}
-
-Result<policy::Context> GetContext(const json& body, const std::string& path) {
-  policy::Context context;
-  auto it = body.find("context");
-  if (it == body.end() || it->is_null()) return context;
-  if (!it->is_object()) {
-    return Error(ErrorCode::kInvalidArgument, "`context` must be an object", path + "context");
-  }
-  for (const auto& [key, value] : it->items()) {
-    if (value.is_array()) {
-      std::vector<std::string> values;
-      for (const auto& v : value) {
-        if (v.is_object() || v.is_array() || v.is_null()) {
-          return Error(ErrorCode::kInvalidArgument, "context values must be scalars",
-                       path + "context." + key);
-        }
-        values.push_back(ScalarText(v));
-      }
-      context.Set(key, policy::ContextValue::List(std::move(values)));
-    } else if (value.is_object() || value.is_null()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "context values must be strings, numbers, booleans or arrays of them",
-                   path + "context." + key);
-    } else {
-      context.Set(key, policy::ContextValue::Scalar(ScalarText(value)));
-    }
-  }
-  return context;
 }
 
 json RunJson(const session::Run& run) {
@@ -682,46 +574,12 @@ struct Api::Impl {
                         {{"records", records}, {"next", rows.empty() ? after : rows.back().seq}});
   }
 
-  Result<session::AuthorizeRequest> ParseAuthorize(const json& item, const std::string& path) {
-    session::AuthorizeRequest r;
-    if (!item.is_object()) {
-      return Error(ErrorCode::kInvalidArgument, "each request must be an object", path);
-    }
-    XROLE_ASSIGN_OR_RETURN(r.session_token, GetString(item, "sessionToken"));
-    XROLE_ASSIGN_OR_RETURN(r.access_key_id, GetString(item, "accessKeyId"));
-    XROLE_ASSIGN_OR_RETURN(r.action, GetString(item, "action", true));
-    XROLE_ASSIGN_OR_RETURN(r.resource, GetString(item, "resource"));
-    XROLE_ASSIGN_OR_RETURN(r.context, GetContext(item, path));
-    auto explain = item.find("explain");
-    r.explain = explain != item.end() && explain->is_boolean() && explain->get<bool>();
-    if (r.action.find(':') == std::string::npos) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "`action` must be `service:Action`, got `" + r.action + "`", path + "action");
-    }
-    return r;
-  }
-
   void HandleAuthorize(HttpRequest&& request, Responder respond) {
-    auto body = ParseBody(request.body);
+    std::optional<AuthorizeBody> fast = ParseAuthorizeBodyFast(request.body);
+    Result<AuthorizeBody> body = fast ? std::move(*fast) : ParseAuthorizeBody(request.body);
     if (!body.ok()) return respond(ErrorResponse(body.error()));
-    auto batch = body->find("requests");
-    std::vector<session::AuthorizeRequest> requests;
-    bool is_batch = batch != body->end();
-    if (is_batch) {
-      if (!batch->is_array() || batch->empty() || batch->size() > 1000) {
-        return respond(JsonError(400, "invalid_argument",
-                                 "`requests` must be an array of 1 to 1000 requests"));
-      }
-      for (std::size_t i = 0; i < batch->size(); ++i) {
-        auto parsed = ParseAuthorize((*batch)[i], "requests[" + std::to_string(i) + "].");
-        if (!parsed.ok()) return respond(ErrorResponse(parsed.error()));
-        requests.push_back(std::move(*parsed));
-      }
-    } else {
-      auto parsed = ParseAuthorize(*body, "");
-      if (!parsed.ok()) return respond(ErrorResponse(parsed.error()));
-      requests.push_back(std::move(*parsed));
-    }
+    std::vector<session::AuthorizeRequest> requests = std::move(body->requests);
+    const bool is_batch = body->is_batch;
     // The access-key form trusts the caller to have verified the request signature: only the
     // admin (a trusted enforcement point) may use it.
     bool by_key = std::any_of(requests.begin(), requests.end(),
