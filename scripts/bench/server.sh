@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# HTTP benchmarks of `xrole serve` over loopback with wrk (keep-alive): /v1/authorize at 64 and
-# 1,000 connections, assume (token signing + durable audit), and the time from a revoke call
-# returning to the first denied request. Server and wrk share this machine's cores; report the
+# HTTP benchmarks of `xrole serve` over loopback (keep-alive): /v1/authorize at 64 and 1,000
+# connections, closed loop with wrk and open loop at fixed rates with bench/http/openloop.cc;
+# assume (token signing + durable audit); the time from a revoke call returning to the first
+# denied request. Server and wrk share this machine's cores; report the
 # medians of one run. Usage: scripts/bench/server.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,6 +33,20 @@ run_wrk() {  # NAME CONNECTIONS SCRIPT
 }
 run_wrk "authorize, 64 connections" 64 bench/http/authorize.lua
 run_wrk "authorize, 1000 connections" 1000 bench/http/authorize.lua
+# Latency at a fixed offered rate (open loop, bench/http/openloop.cc): at 1,000 connections
+# wrk's closed loop measures 1,000 / throughput rather than the server.
+for r in "ec2:StopInstances arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc" "ec2:DescribeInstances *" \
+         "ec2:DeleteSnapshot arn:aws:ec2:eu-west-1::snapshot/snap-1" "s3:GetObject arn:aws:s3:::evidence/disk.img"; do
+  set -- $r
+  echo "{\"sessionToken\":\"$TOKEN\",\"action\":\"$1\",\"resource\":\"$2\"}"
+done >"$DATA/authorize-bodies"
+for connections in 64 1000; do
+  for rate in 10000 20000 30000; do
+    echo "== authorize, open loop: $rate req/s over $connections connections"
+    "$BUILD/bench/openloop" --port "$PORT" --connections "$connections" --rate "$rate" \
+      --seconds "$SECONDS_PER_RUN" --warmup 2 --bodies "$DATA/authorize-bodies" || true
+  done
+done
 run_wrk "assume (sign + durable audit), 64 connections" 64 bench/http/assume.lua
 # STS AssumeRole from an unmodified SDK's signer (botocore), signed with the run's credentials.
 if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
