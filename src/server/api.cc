@@ -594,22 +594,27 @@ struct Api::Impl {
     }
     broker.AuthorizeBatch(std::move(requests), [respond = std::move(respond), is_batch](
                                                    std::vector<session::AuthorizeResult> results) {
+      // Called on the audit writer's thread: the body is written on the I/O thread.
       HttpResponse response;
-      xrole::json::Writer writer(256 * results.size());
-      if (is_batch) {
-        writer.BeginObject().Key("results").BeginArray();
-        for (const auto& r : results) WriteDecision(writer, r);
-        writer.EndArray().EndObject();
-      } else {
+      if (!is_batch) {
         const auto& r = results.front();
         if (r.error_code == "audit_unavailable") {
           response.status = 503;
         } else if (!r.error_code.empty()) {
           response.status = 401;
         }
-        WriteDecision(writer, r);
       }
-      response.body = writer.Take();
+      response.render = [results = std::move(results), is_batch](HttpResponse& rendered) {
+        xrole::json::Writer writer(256 * results.size());
+        if (is_batch) {
+          writer.BeginObject().Key("results").BeginArray();
+          for (const auto& r : results) WriteDecision(writer, r);
+          writer.EndArray().EndObject();
+        } else {
+          WriteDecision(writer, results.front());
+        }
+        rendered.body = writer.Take();
+      };
       respond(std::move(response));
     });
   }

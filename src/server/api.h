@@ -2,7 +2,8 @@
 // and checks JSON bodies, authenticates callers, and writes JSON answers and errors
 // ({"error": {"code", "message", "path"?}} with the right status). Operations that wait for a
 // durable audit record run on a small worker pool so the I/O threads never block; authorize
-// answers from the audit writer's completion callback.
+// answers from the audit writer's completion callback and leaves rendering its body to the
+// connection's I/O thread.
 #ifndef XROLE_SERVER_API_H_
 #define XROLE_SERVER_API_H_
 

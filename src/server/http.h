@@ -38,6 +38,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // Optional: run on the connection's I/O thread just before the response is written, to fill
+  // it in there. A handler answering from a thread that should do as little as possible (the
+  // audit writer) leaves the rendering of the body to the I/O thread this way. An exception it
+  // throws becomes a 500.
+  std::function<void(HttpResponse&)> render;
 };
 
 // Call exactly once, from any thread. Safe to call after the connection has gone (no-op).

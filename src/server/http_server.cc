@@ -393,6 +393,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnResponse(std::uint64_t sequence, HttpResponse response) {
     if (phase_ != Phase::kHandling || sequence != request_sequence_) return;
+    if (response.render) {
+      auto render = std::move(response.render);
+      response.render = nullptr;
+      try {
+        render(response);
+      } catch (const std::exception& e) {
+        response =
+            JsonError(500, "internal", std::string("rendering the response failed: ") + e.what());
+      }
+    }
     Write(std::move(response), keep_alive_);
   }
 

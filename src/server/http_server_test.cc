@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -478,6 +479,42 @@ TEST(HttpServerTest, DeferredResponderAnswersFromAnotherThread) {
     EXPECT_EQ(*response->Header("content-type"), "text/plain");
     EXPECT_EQ(response->body, "deferred:n" + std::to_string(i));
   }
+}
+
+// A response answered from a worker thread with `render` is filled in on an I/O thread (named
+// xrole-http-N), after the worker has returned; a render that throws becomes a 500.
+TEST(HttpServerTest, RenderFillsTheResponseOnAnIoThread) {
+  std::vector<std::thread> workers;
+  std::mutex workers_mu;
+  auto server = StartServer(TestOptions(), [&](HttpRequest&& request, Responder respond) {
+    const bool fail = request.path == "/fail";
+    std::lock_guard lock(workers_mu);
+    workers.emplace_back([respond = std::move(respond), fail] {
+      HttpResponse response;
+      response.status = 202;
+      response.render = [fail](HttpResponse& rendered) {
+        if (fail) throw std::runtime_error("no body today");
+        char name[16] = {};
+        pthread_getname_np(pthread_self(), name, sizeof(name));
+        rendered.body = std::string("rendered on ") + name;
+      };
+      respond(std::move(response));
+    });
+  });
+  RawClient client(server->port());
+  ASSERT_TRUE(client.Send(Get("/render")));
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 202);
+  EXPECT_EQ(response->body.rfind("rendered on xrole-http-", 0), 0u) << response->body;
+
+  ASSERT_TRUE(client.Send(Get("/fail")));
+  response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 500);
+  EXPECT_NE(response->body.find("no body today"), std::string::npos);
+  server->Stop();
+  for (auto& worker : workers) worker.join();
 }
 
 TEST(HttpServerTest, NextRequestWaitsForThePendingResponse) {
