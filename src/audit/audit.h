@@ -13,6 +13,7 @@
 #ifndef XROLE_AUDIT_AUDIT_H_
 #define XROLE_AUDIT_AUDIT_H_
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -104,6 +105,21 @@ struct AuditLogOptions {
   std::size_t max_batch = 4096;  // entries per transaction
 };
 
+// What the audit writer has done since it opened. Commits are the durable transactions, each
+// carrying a batch of records (group commit): records / commits is the mean batch.
+struct AuditLogStats {
+  // Upper bounds (seconds) of the commit-duration histogram buckets; the last bucket is +Inf.
+  static constexpr std::array<double, 9> kCommitBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                          0.025,  0.05,  0.1,    0.25};
+  std::uint64_t commits = 0;
+  std::uint64_t records = 0;
+  std::uint64_t failed_commits = 0;
+  // commit_buckets[i]: commits that took at most kCommitBounds[i] (not cumulative); the last
+  // element counts the slower ones.
+  std::array<std::uint64_t, kCommitBounds.size() + 1> commit_buckets{};
+  double commit_seconds_sum = 0;
+};
+
 class AuditLog {
  public:
   using Done = std::function<void(Result<std::int64_t> seq)>;
@@ -133,6 +149,7 @@ class AuditLog {
 
   bool failed() const;
   std::int64_t last_seq() const;
+  AuditLogStats stats() const;
 
  private:
   struct Entry {
@@ -165,6 +182,7 @@ class AuditLog {
   std::int64_t last_checkpoint_seq_ = 0;
   std::int64_t last_checkpoint_ms_ = 0;
   std::int64_t last_time_ms_ = 0;  // record times never go backwards
+  AuditLogStats stats_;            // guarded by mutex_
   std::thread writer_;
 };
 

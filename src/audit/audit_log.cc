@@ -146,6 +146,11 @@ std::int64_t AuditLog::last_seq() const {
   return last_seq_;
 }
 
+AuditLogStats AuditLog::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
 bool AuditLog::CheckpointPending() const {
   return signer_ != nullptr && !failed_ && last_seq_ > last_checkpoint_seq_;
 }
@@ -225,10 +230,27 @@ void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {
     }
   }
 
-  if (status.ok() && !batch.empty()) status = store_.Commit(batch);
+  const auto commit_start = std::chrono::steady_clock::now();
+  const bool committing = status.ok() && !batch.empty();
+  if (committing) status = store_.Commit(batch);
+  const double commit_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count();
 
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (committing) {
+      if (status.ok()) {
+        ++stats_.commits;
+        stats_.records += batch.audit.size();
+      } else {
+        ++stats_.failed_commits;
+      }
+      const auto& bounds = AuditLogStats::kCommitBounds;
+      const auto bucket = static_cast<std::size_t>(
+          std::lower_bound(bounds.begin(), bounds.end(), commit_seconds) - bounds.begin());
+      ++stats_.commit_buckets[bucket];
+      stats_.commit_seconds_sum += commit_seconds;
+    }
     if (status.ok()) {
       last_seq_ = seq;
       last_hash_ = hash;

@@ -524,6 +524,15 @@ TEST_F(AuditLogTest, EntriesQueuedDuringACommitGoIntoOneTransaction) {
   completions.WaitFor(101);
   log.Stop();
   EXPECT_EQ(gated.batch_sizes(), (std::vector<std::size_t>{1, 30, 30, 30, 10, 0}));
+  // Six transactions (the last pins the tail with a checkpoint only), each timed once.
+  const AuditLogStats stats = log.stats();
+  EXPECT_EQ(stats.commits, 6u);
+  EXPECT_EQ(stats.records, 101u);
+  EXPECT_EQ(stats.failed_commits, 0u);
+  std::uint64_t timed = 0;
+  for (std::uint64_t count : stats.commit_buckets) timed += count;
+  EXPECT_EQ(timed, 6u);
+  EXPECT_GT(stats.commit_seconds_sum, 0.0);
   VerifyReport report = VerifyStore();
   EXPECT_TRUE(report.ok) << Describe(report);
   EXPECT_EQ(report.records, 101);
@@ -636,6 +645,10 @@ TEST_F(AuditLogTest, FailedCommitFailsTheLogForGood) {
   EXPECT_EQ(later.error().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(log.last_seq(), 3);
   log.Stop();
+  const AuditLogStats stats = log.stats();
+  EXPECT_EQ(stats.commits, 3u);
+  EXPECT_EQ(stats.records, 3u);
+  EXPECT_EQ(stats.failed_commits, 1u);  // the fifth append never reached the store
 
   EXPECT_EQ(Rows().size(), 3u);
   Result<std::optional<std::string>> run4 = store_->Get(store::Table::kRuns, "run-4");

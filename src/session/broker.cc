@@ -1945,6 +1945,27 @@ std::string Broker::Metrics() const {
           s.sessions_reused.load());
   counter("xrole_sessions_revoked_total", "Role sessions revoked.", "", s.revocations.load());
   counter("xrole_auth_failures_total", "Rejected API credentials.", "", s.auth_failures.load());
+  const audit::AuditLogStats audit_stats = s.audit->stats();
+  counter("xrole_audit_commits_total", "Durable audit transactions (group commits).", "",
+          audit_stats.commits);
+  counter("xrole_audit_records_total", "Audit records made durable.", "", audit_stats.records);
+  counter("xrole_audit_commit_failures_total", "Audit transactions that failed.", "",
+          audit_stats.failed_commits);
+  out << "# HELP xrole_audit_commit_seconds Time to make one batch of audit records durable.\n"
+         "# TYPE xrole_audit_commit_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < audit_stats.commit_buckets.size(); ++i) {
+    cumulative += audit_stats.commit_buckets[i];
+    out << "xrole_audit_commit_seconds_bucket{le=\"";
+    if (i < audit::AuditLogStats::kCommitBounds.size()) {
+      out << audit::AuditLogStats::kCommitBounds[i];
+    } else {
+      out << "+Inf";
+    }
+    out << "\"} " << cumulative << '\n';
+  }
+  out << "xrole_audit_commit_seconds_sum " << audit_stats.commit_seconds_sum << '\n'
+      << "xrole_audit_commit_seconds_count " << cumulative << '\n';
   out << "# HELP xrole_audit_last_seq Sequence number of the last audit record.\n"
          "# TYPE xrole_audit_last_seq gauge\nxrole_audit_last_seq "
       << s.audit->last_seq() << '\n';

@@ -217,6 +217,13 @@ class CliTest(ServerTestCase):
         self.xrole("health")
         metrics = self.xrole("metrics")
         self.assertIn("xrole_audit_last_seq", metrics.stdout)
+        # Every record so far went through at least one timed, durable commit.
+        values = dict(line.rsplit(" ", 1) for line in metrics.stdout.splitlines()
+                      if line and not line.startswith("#"))
+        self.assertGreater(int(values["xrole_audit_commits_total"]), 0)
+        self.assertGreater(int(values["xrole_audit_records_total"]), 0)
+        self.assertEqual(values['xrole_audit_commit_seconds_bucket{le="+Inf"}'],
+                         values["xrole_audit_commit_seconds_count"])
 
     def test_offline_verify_of_a_stopped_server(self):
         server = xrole_e2e.Server()
