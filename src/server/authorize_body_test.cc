@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xrole::server {
@@ -268,8 +269,11 @@ TEST(AuthorizeBodyTest, RandomBodiesNeverMakeTheParsesDisagree) {
       const int how = std::uniform_int_distribution<int>(0, 2)(random);
       if (how == 0) text.erase(at, 1);
       if (how == 1) text.insert(at, 1, text[at]);
-      if (how == 2)
-        text[at] = "{}[]\",:\\ a1\xff"[std::uniform_int_distribution<int>(0, 13)(random)];
+      constexpr std::string_view kDamage = "{}[]\",:\\ a1\xff";
+      if (how == 2) {
+        text[at] =
+            kDamage[std::uniform_int_distribution<std::size_t>(0, kDamage.size() - 1)(random)];
+      }
     }
     bool answered = false;
     ASSERT_TRUE(Agree(text, &answered)) << text;
