@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   CLI::App* roles_cmd =
       with_client_options(app.add_subcommand("roles", "list execution roles, or inspect one"));
   roles_cmd->add_option("name", name, "role to inspect");
+  CLI::App* drift_cmd = with_client_options(
+      app.add_subcommand("drift", "check roles against what their workflows declare they need"));
+  drift_cmd->add_option("workflow", name, "workflow to check (default: all)");
 
   CLI::App* agent_cmd = app.add_subcommand("agent", "agents' access keys");
   CLI::App* human_cmd = app.add_subcommand("human", "humans' access keys");
@@ -242,6 +245,7 @@ int main(int argc, char** argv) {
   if (export_aws_cmd->parsed()) return xrole::cli::RunExportAws(export_aws);
   if (apply_cmd->parsed()) return cli::RunApply(client, apply);
   if (roles_cmd->parsed()) return cli::RunRoles(client, name);
+  if (drift_cmd->parsed()) return cli::RunDrift(client, name);
   if (agent_credentials->parsed()) return cli::RunIssueCredentials(client, "agent", name, false);
   if (agent_rotate->parsed()) return cli::RunIssueCredentials(client, "agent", name, true);
   if (human_credentials->parsed()) return cli::RunIssueCredentials(client, "human", name, false);

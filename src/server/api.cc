@@ -193,6 +193,24 @@ json BlastRadius(const session::ExecutionRole& role) {
           {"boundary", role.boundary.has_value()}};
 }
 
+json DriftJson(const session::DriftReport& report) {
+  json findings = json::array();
+  for (const auto& f : report.findings) {
+    json finding = {
+        {"workflow", f.workflow}, {"role", f.role},
+        {"kind", f.kind},         {"action", f.action},
+        {"resource", f.resource}, {"decision", std::string(policy::DecisionName(f.decision))}};
+    if (!f.statement.empty()) finding["statement"] = f.statement;
+    findings.push_back(std::move(finding));
+  }
+  const bool drift = std::any_of(report.findings.begin(), report.findings.end(),
+                                 [](const auto& f) { return f.kind != "conditional"; });
+  return {{"drift", drift},
+          {"checked", report.checked},
+          {"undeclared", report.undeclared},
+          {"findings", findings}};
+}
+
 json RoleSummary(const session::ExecutionRole& role) {
   return {{"name", role.name},
           {"arn", role.Arn()},
@@ -359,6 +377,11 @@ struct Api::Impl {
     if (r == "sessions" && m == "GET" && n == 3) {
       XROLE_ASSIGN_OR_RETURN(auto s, broker.GetSession(caller, p[2]));
       return JsonResponse(200, SessionJson(s));
+    }
+    if (r == "drift" && m == "GET" && n == 2) {
+      XROLE_ASSIGN_OR_RETURN(auto report,
+                             broker.Drift(caller, QueryParam(request.query, "workflow")));
+      return JsonResponse(200, DriftJson(report));
     }
     if (r == "approvals" && m == "GET" && n == 2) {
       if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {

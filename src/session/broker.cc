@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "policy/document.h"
+#include "policy/glob.h"
 #include "session/records.h"
 #include "session/session_reuse.h"
 #include "session/token.h"
@@ -1646,6 +1647,167 @@ Result<SessionRecord> Broker::GetSession(const Caller& caller, std::string_view 
 }
 
 // ---- approvals -------------------------------------------------------------------------------
+
+namespace {
+
+// True when every action `pattern` can stand for is matched by the need pattern `need`. A need
+// matches the pattern's text with the pattern's wildcards taken literally; a '?' in the need
+// would match a '*' of the pattern that stands for more than one character, so it does not
+// count.
+bool NeedCovers(std::string_view need, std::string_view pattern) {
+  if (need.find('?') != std::string_view::npos &&
+      pattern.find_first_of("*?") != std::string_view::npos) {
+    return false;
+  }
+  return policy::Glob::FromPattern(need).Matches(pattern, /*ignore_case=*/true);
+}
+
+// One role of a workflow as drift decides it: compiled as for a session, with the role's own
+// principal context.
+struct RoleUnderTest {
+  const ExecutionRole* role;
+  std::shared_ptr<const policy::CompiledPolicySet> compiled;
+  policy::Context principal;
+
+  policy::Decision Decide(const std::string& action, const std::string& resource) const {
+    policy::Request request;
+    request.principal =
+        "arn:aws:sts::" + role->account + ":assumed-role/" + role->name + "/xrole-drift";
+    request.action = action;
+    request.resource = resource;
+    request.context.SetFallback(&principal);
+    return policy::Evaluate(*compiled, request, {}).decision;
+  }
+
+  // Some Allow statement names the action and the resource, whatever its conditions say.
+  bool AllowsIgnoringConditions(const std::string& action, const std::string& resource) const {
+    for (const auto& permission : role->permissions) {
+      for (const auto& st : permission.policy.document().statements) {
+        if (st.effect != policy::Effect::kAllow || st.not_action || st.not_resource) continue;
+        const auto matches = [](const std::vector<std::string>& patterns, const std::string& text,
+                                bool ignore_case) {
+          return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+            return policy::Glob::FromPattern(p).Matches(text, ignore_case);
+          });
+        };
+        if (matches(st.actions, action, true) &&
+            (!st.resources || matches(*st.resources, resource, false))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+};
+
+std::string JoinPatterns(const std::vector<std::string>& patterns) {
+  std::string out;
+  for (const auto& p : patterns) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+}  // namespace
+
+Result<DriftReport> Broker::Drift(const Caller& caller, std::string_view workflow_name) const {
+  if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
+    return Denied("only the admin or a human may check roles for drift");
+  }
+  State& s = *state_;  // CompileFor fills the shared compile cache (its own lock)
+  std::shared_lock lock(s.mutex);
+  const Catalog& catalog = *s.catalog;
+  if (!workflow_name.empty() && catalog.workflows.count(std::string(workflow_name)) == 0) {
+    return Error(ErrorCode::kNotFound, "no workflow named `" + std::string(workflow_name) + "`");
+  }
+  const std::int64_t now = s.Now();
+  DriftReport report;
+  for (const auto& [name, workflow] : catalog.workflows) {
+    if (!workflow_name.empty() && name != workflow_name) continue;
+    if (workflow.needs.empty()) {
+      report.undeclared.push_back(name);
+      continue;
+    }
+    report.checked.push_back(name);
+    std::vector<RoleUnderTest> roles;
+    for (const auto& role_name : workflow.roles) {
+      auto role_it = catalog.roles.find(role_name);
+      if (role_it == catalog.roles.end()) continue;  // BuildCatalog keeps references valid
+      const ExecutionRole& role = role_it->second;
+      std::string key;
+      XROLE_ASSIGN_OR_RETURN(auto compiled, s.CompileFor(role, std::nullopt, "", &key));
+      roles.push_back({&role, std::move(compiled), {}});
+      policy::Context& principal = roles.back().principal;
+      principal.Set("aws:PrincipalArn", policy::ContextValue::Scalar(role.Arn()));
+      principal.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(role.account));
+      for (const auto& [k, v] : role.tags) {
+        principal.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+      }
+      principal.Set("aws:PrincipalType", policy::ContextValue::Scalar("AssumedRole"));
+      principal.Set("xrole:Workflow", policy::ContextValue::Scalar(name));
+      principal.Set("aws:CurrentTime", policy::ContextValue::Scalar(Iso8601(now)));
+      principal.Set("aws:EpochTime", policy::ContextValue::Scalar(std::to_string(now)));
+    }
+    // A need is met when some role of the workflow allows each of its actions on at least one
+    // of its resources (a group lists actions and the resources they act on; which action
+    // takes which resource type is not known here).
+    const std::string role_list = JoinPatterns(workflow.roles);
+    for (const auto& need : workflow.needs) {
+      const std::vector<std::string> any_resource = {"*"};
+      const auto& resources = need.resources.empty() ? any_resource : need.resources;
+      for (const auto& action : need.actions) {
+        bool allowed = false, conditional = false, explicit_deny = false;
+        for (const auto& tested : roles) {
+          for (const auto& resource : resources) {
+            const policy::Decision decision = tested.Decide(action, resource);
+            allowed = allowed || decision == policy::Decision::kAllowed;
+            explicit_deny = explicit_deny || decision == policy::Decision::kExplicitlyDenied;
+            conditional = conditional || tested.AllowsIgnoringConditions(action, resource);
+          }
+        }
+        if (allowed) continue;
+        report.findings.push_back({name, role_list,
+                                   conditional && !explicit_deny ? "conditional" : "missing",
+                                   action, JoinPatterns(resources),
+                                   explicit_deny ? policy::Decision::kExplicitlyDenied
+                                                 : policy::Decision::kImplicitlyDenied,
+                                   ""});
+      }
+    }
+    for (const auto& tested : roles) {
+      const ExecutionRole& role = *tested.role;
+      for (const auto& permission : role.permissions) {
+        for (const auto& st : permission.policy.document().statements) {
+          if (st.effect != policy::Effect::kAllow) continue;
+          std::string resource = "*";
+          if (st.resources && !st.resources->empty()) {
+            resource = st.not_resource ? "NotResource " + JoinPatterns(*st.resources)
+                                       : JoinPatterns(*st.resources);
+          }
+          const std::string where = permission.name + " " + st.path;
+          if (st.not_action) {
+            report.findings.push_back({name, role.name, "excess",
+                                       "NotAction " + JoinPatterns(st.actions), resource,
+                                       policy::Decision::kAllowed, where});
+            continue;
+          }
+          const std::string& first_resource =
+              st.resources && !st.resources->empty() && !st.not_resource ? st.resources->front()
+                                                                         : std::string("*");
+          for (const auto& action : st.actions) {
+            bool covered = false;
+            for (const auto& need : workflow.needs) {
+              for (const auto& needed : need.actions)
+                covered = covered || NeedCovers(needed, action);
+            }
+            if (covered) continue;
+            report.findings.push_back({name, role.name, "excess", action, resource,
+                                       tested.Decide(action, first_resource), where});
+          }
+        }
+      }
+    }
+  }
+  return report;
+}
 
 std::vector<Approval> Broker::ListApprovals(const Caller& caller, bool pending_only) const {
   std::vector<Approval> out;

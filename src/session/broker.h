@@ -215,6 +215,31 @@ struct AuthorizeResult {
   std::int64_t audit_id = 0;  // 0 only when the audit log failed (then always a deny)
 };
 
+// `xrole drift`: execution roles against the task sets their workflows declare (Workflow
+// `needs`, groups of actions and the resources they act on). A workflow drifts when none of its
+// roles allows a declared action on any resource of its group ("missing": the workflow will
+// fail), or when an Allow statement of one of its roles grants an action that no need covers
+// ("excess": more than the task needs). Requests are decided as for a session of the role
+// (guardrails, permissions, boundary; no session policy) with the role's own principal context
+// and no request context; a need that an Allow statement names but whose conditions that empty
+// context does not meet is reported as "conditional" and is not drift. Action patterns are
+// compared as written: an Allow of `ec2:*` is covered only by a need of `ec2:*` or `*`.
+struct DriftFinding {
+  std::string workflow;
+  std::string role;      // missing, conditional: the workflow's roles, comma-separated
+  std::string kind;      // "missing", "conditional" or "excess"
+  std::string action;    // the need's action, or the statement's pattern ("NotAction ..." too)
+  std::string resource;  // the need's resources ("*" when it names none), or the statement's
+  policy::Decision decision = policy::Decision::kImplicitlyDenied;
+  std::string statement;  // excess: "permissions[0] Statement[2]"
+};
+
+struct DriftReport {
+  std::vector<std::string> checked;     // workflows with declared needs, in name order
+  std::vector<std::string> undeclared;  // workflows that declare none (nothing to compare)
+  std::vector<DriftFinding> findings;
+};
+
 struct RevokeRequest {
   std::string session_id;
   std::string run_id;
@@ -279,6 +304,8 @@ class Broker {
 
   // ---- approvals ----
   std::vector<Approval> ListApprovals(const Caller& caller, bool pending_only) const;
+  // Every workflow, or the one named (kNotFound when there is none). Admin and humans only.
+  Result<DriftReport> Drift(const Caller& caller, std::string_view workflow) const;
   Result<Approval> DecideApproval(const Caller& caller, std::string_view approval_id, bool approve,
                                   std::string_view reason);
 

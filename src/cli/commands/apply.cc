@@ -1,4 +1,4 @@
-// `xrole apply` and `xrole roles`: roles as code on the server.
+// `xrole apply`, `xrole roles` and `xrole drift`: roles as code on the server.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -160,6 +160,44 @@ int RunRoles(const ClientOptions& client_options, const std::string& name) {
   }
   PrintTable(rows);
   return kExitOk;
+}
+
+int RunDrift(const ClientOptions& client_options, const std::string& workflow) {
+  Client client(client_options);
+  Reply reply = client.Call(
+      "GET", workflow.empty() ? "/v1/drift" : "/v1/drift?workflow=" + UrlEncode(workflow));
+  if (!reply.ok()) return client.Report(reply);
+  json result = json::parse(reply.body, nullptr, false);
+  const bool drift = result.value("drift", false);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return drift ? kExitRefused : kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"WORKFLOW", "ROLE", "DRIFT", "ACTION", "RESOURCE", "DECISION", "STATEMENT"}};
+  for (const auto& f : result.value("findings", json::array())) {
+    const std::string kind = JsonText(f, "kind");
+    rows.push_back({JsonText(f, "workflow"), JsonText(f, "role"),
+                    kind == "missing"       ? "needed, not allowed"
+                    : kind == "conditional" ? "needed, only under conditions"
+                                            : "granted, not needed",
+                    JsonText(f, "action"), JsonText(f, "resource"), JsonText(f, "decision"),
+                    JsonText(f, "statement").empty() ? "-" : JsonText(f, "statement")});
+  }
+  if (rows.size() > 1) PrintTable(rows);
+  std::string checked, undeclared;
+  for (const auto& w : result.value("checked", json::array())) {
+    checked += (checked.empty() ? "" : ", ") + w.get<std::string>();
+  }
+  for (const auto& w : result.value("undeclared", json::array())) {
+    undeclared += (undeclared.empty() ? "" : ", ") + w.get<std::string>();
+  }
+  std::printf("%s%s\n", drift ? "drift found; checked: " : "no drift; checked: ",
+              checked.empty() ? "none" : checked.c_str());
+  if (!undeclared.empty()) {
+    std::printf("declare no needs (not checked): %s\n", undeclared.c_str());
+  }
+  return drift ? kExitRefused : kExitOk;
 }
 
 }  // namespace xrole::cli

@@ -25,6 +25,10 @@ int RunApply(const ClientOptions& client, const ApplyOptions& options);
 // `xrole roles [NAME]`: the list, or one role with its blast-radius summary.
 int RunRoles(const ClientOptions& client, const std::string& name);
 
+// `xrole drift [WORKFLOW]`: roles against their workflows' declared needs (GET /v1/drift).
+// Exit 1 when any role drifts, so that a pipeline can stop on it.
+int RunDrift(const ClientOptions& client, const std::string& workflow);
+
 // ---- credentials and keys ----
 
 // `xrole agent|human credentials|rotate NAME`: issues an access key pair (the secret is shown
