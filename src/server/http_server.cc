@@ -401,6 +401,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } catch (const std::exception& e) {
         response =
             JsonError(500, "internal", std::string("rendering the response failed: ") + e.what());
+      } catch (...) {
+        response = JsonError(500, "internal", "rendering the response failed");
       }
     }
     Write(std::move(response), keep_alive_);
