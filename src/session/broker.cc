@@ -36,6 +36,14 @@ std::string NewId(std::string_view prefix) {
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// The principal keys an execution role gives every session of it (and drift's checks of it).
+void SetRolePrincipalKeys(const ExecutionRole& role, policy::Context* context) {
+  context->Set("aws:PrincipalAccount", policy::ContextValue::Scalar(role.account));
+  for (const auto& [k, v] : role.tags) {
+    context->Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
+  }
+}
+
 Error Denied(std::string message) {
   return Error(ErrorCode::kPermissionDenied, std::move(message));
 }
@@ -557,12 +565,7 @@ struct Broker::State {
     policy::Context context;
     auto role = catalog->roles.find(s.role);
     context.Set("aws:PrincipalArn", policy::ContextValue::Scalar(s.role_arn));
-    if (role != catalog->roles.end()) {
-      context.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(role->second.account));
-      for (const auto& [k, v] : role->second.tags) {
-        context.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
-      }
-    }
+    if (role != catalog->roles.end()) SetRolePrincipalKeys(role->second, &context);
     for (const auto& [k, v] : s.tags) {
       context.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
     }
@@ -1737,10 +1740,7 @@ Result<DriftReport> Broker::Drift(const Caller& caller, std::string_view workflo
       roles.push_back({&role, std::move(compiled), {}});
       policy::Context& principal = roles.back().principal;
       principal.Set("aws:PrincipalArn", policy::ContextValue::Scalar(role.Arn()));
-      principal.Set("aws:PrincipalAccount", policy::ContextValue::Scalar(role.account));
-      for (const auto& [k, v] : role.tags) {
-        principal.Set("aws:PrincipalTag/" + k, policy::ContextValue::Scalar(v));
-      }
+      SetRolePrincipalKeys(role, &principal);
       principal.Set("aws:PrincipalType", policy::ContextValue::Scalar("AssumedRole"));
       principal.Set("xrole:Workflow", policy::ContextValue::Scalar(name));
       principal.Set("aws:CurrentTime", policy::ContextValue::Scalar(Iso8601(now)));
