@@ -185,17 +185,12 @@ int RunDrift(const ClientOptions& client_options, const std::string& workflow) {
                     JsonText(f, "statement").empty() ? "-" : JsonText(f, "statement")});
   }
   if (rows.size() > 1) PrintTable(rows);
-  std::string checked, undeclared;
-  for (const auto& w : result.value("checked", json::array())) {
-    checked += (checked.empty() ? "" : ", ") + w.get<std::string>();
-  }
-  for (const auto& w : result.value("undeclared", json::array())) {
-    undeclared += (undeclared.empty() ? "" : ", ") + w.get<std::string>();
-  }
+  const json checked = result.value("checked", json::array());
+  const json undeclared = result.value("undeclared", json::array());
   std::printf("%s%s\n", drift ? "drift found; checked: " : "no drift; checked: ",
-              checked.empty() ? "none" : checked.c_str());
+              checked.empty() ? "none" : JoinList(checked).c_str());
   if (!undeclared.empty()) {
-    std::printf("declare no needs (not checked): %s\n", undeclared.c_str());
+    std::printf("declare no needs (not checked): %s\n", JoinList(undeclared).c_str());
   }
   return drift ? kExitRefused : kExitOk;
 }
