@@ -49,9 +49,9 @@ bool ReadPlainString(od::value& value, std::string* out) {
     if (c == '\\' || static_cast<unsigned char>(c) < 0x20) return false;
   }
   // Consumed through simdjson, which then checks what follows the string: a skipped value
-  // would be skipped leniently.
+  // would be skipped leniently. Without escapes its text is the raw text.
   std::string_view value_text;
-  if (value.get_string().get(value_text) != simdjson::SUCCESS || value_text != text) return false;
+  if (value.get_string().get(value_text) != simdjson::SUCCESS) return false;
   out->assign(value_text);
   return true;
 }
