@@ -105,7 +105,11 @@ void AuditLog::Stop() {
 }
 
 void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done done) {
-  Entry entry{std::move(mutations), std::move(event), std::move(done), {}};
+  Entry entry{std::move(mutations),
+              std::move(event),
+              std::move(done),
+              {},
+              std::chrono::steady_clock::now()};
   entry.body = CanonicalBody(entry.event);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -114,7 +118,9 @@ void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done 
       // finds this entry on its next pass, and a wake-up per entry would be a wasted syscall.
       bool writer_may_sleep = queue_.empty() && !writing_;
       queue_.push_back(std::move(entry));
-      if (writer_may_sleep) wake_.notify_one();
+      if (writer_may_sleep || (delaying_ && queue_.size() >= options_.max_batch)) {
+        wake_.notify_one();
+      }
       return;
     }
   }
@@ -160,6 +166,14 @@ void AuditLog::WriterLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     if (!queue_.empty()) {
+      if (options_.commit_delay.count() > 0 &&
+          last_batch_size_ >= options_.commit_delay_min_batch &&
+          queue_.size() < options_.max_batch && !stopping_) {
+        delaying_ = true;
+        wake_.wait_until(lock, queue_.front().queued_at + options_.commit_delay,
+                         [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+        delaying_ = false;
+      }
       std::size_t count = std::min(queue_.size(), options_.max_batch);
       std::vector<Entry> entries;
       entries.reserve(count);
@@ -167,6 +181,7 @@ void AuditLog::WriterLoop() {
                 std::back_inserter(entries));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
       writing_ = true;
+      last_batch_size_ = count;
       lock.unlock();
       CommitEntries(std::move(entries), /*final=*/false);
       lock.lock();

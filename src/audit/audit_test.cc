@@ -538,6 +538,39 @@ TEST_F(AuditLogTest, EntriesQueuedDuringACommitGoIntoOneTransaction) {
   EXPECT_EQ(report.records, 101);
 }
 
+TEST_F(AuditLogTest, CommitDelayFillsTransactionsOnlyWhileTheLogIsBusy) {
+  GatedStore gated(*store_);
+  AuditLogOptions options = EveryRecords(1000);
+  options.max_batch = 5;
+  options.commit_delay = std::chrono::hours(1);
+  options.commit_delay_min_batch = 2;
+  AuditLog log(gated, &key_, "k1", options);
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  // Idle: the first record, and the two queued behind its commit, commit without the delay.
+  log.Append({}, MakeEvent(0), completions.Callback());
+  gated.WaitUntilHeld();
+  log.Append({}, MakeEvent(1), completions.Callback());
+  log.Append({}, MakeEvent(2), completions.Callback());
+  gated.Release();
+  completions.WaitFor(3);
+  // Busy (the last transaction carried two): records wait until the transaction is full.
+  for (int i = 3; i < 8; ++i) log.Append({}, MakeEvent(i), completions.Callback());
+  completions.WaitFor(8);
+  // Stopping ends the wait: what is queued is committed, not dropped.
+  log.Append({}, MakeEvent(8), completions.Callback());
+  log.Append({}, MakeEvent(9), completions.Callback());
+  log.Stop();
+  std::vector<Result<std::int64_t>> results = completions.WaitFor(10);
+  for (const Result<std::int64_t>& result : results) {
+    EXPECT_TRUE(result.ok()) << result.error().ToString();
+  }
+  EXPECT_EQ(gated.batch_sizes(), (std::vector<std::size_t>{1, 2, 5, 2, 0}));
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 10);
+}
+
 TEST_F(AuditLogTest, CheckpointsFollowTheRecordCadenceAndStopPinsTheTail) {
   AuditLog log(*store_, &key_, "k1", EveryRecords(10));
   ASSERT_TRUE(log.Open().ok());

@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--workers", serve.workers, "threads for calls that wait on the audit log");
   serve_cmd->add_option("--min-session-seconds", serve.min_session_seconds,
                         "shortest session a caller may ask for");
+  serve_cmd
+      ->add_option("--audit-commit-delay-us", serve.audit_commit_delay_us,
+                   "while busy, wait up to this long for more audit records per transaction")
+      ->check(CLI::Range(0LL, 100000LL));
 
   // ---- client commands: a running server through its HTTP/JSON API ----
   namespace cli = xrole::cli;

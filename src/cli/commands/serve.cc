@@ -1,4 +1,5 @@
 // `xrole serve`: the broker behind the HTTP API on the embedded store (or a given one).
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -61,6 +62,7 @@ int RunServe(const ServeOptions& options) {
       options.store.empty() ? "sqlite:" + options.data_dir + "/xrole.db" : options.store;
   session::BrokerOptions broker_options;
   broker_options.min_session_seconds = options.min_session_seconds;
+  broker_options.audit.commit_delay = std::chrono::microseconds(options.audit_commit_delay_us);
   // The key ring creates the data directory; the store lives inside it.
   auto keys_probe = session::KeyRing::Open(options.data_dir);
   if (!keys_probe.ok()) {
