@@ -102,6 +102,21 @@ int main(int argc, char** argv) {
       app.add_subcommand("drift", "check roles against what their workflows declare they need"));
   drift_cmd->add_option("workflow", name, "workflow to check (default: all)");
 
+  cli::OffboardOptions offboard;
+  CLI::App* offboard_cmd = with_client_options(app.add_subcommand(
+      "offboard", "retire an agent, role or workflow: revoke, end and delete all of it"));
+  offboard_cmd->add_option("kind", offboard.kind, "agent, role or workflow")
+      ->required()
+      ->check(CLI::IsMember({"agent", "role", "workflow"}));
+  offboard_cmd->add_option("name", offboard.name, "the agent, role or workflow")->required();
+  offboard_cmd->add_option("--reason", offboard.reason, "recorded in the audit log");
+  std::int64_t stale_days = 0;  // 0: the server's default
+  CLI::App* review_cmd = with_client_options(
+      app.add_subcommand("review", "roles, agents and keys their owners should look at"));
+  review_cmd
+      ->add_option("--stale-days", stale_days, "unused for this many days is stale (default 30)")
+      ->check(CLI::Range(1, 36500));
+
   CLI::App* agent_cmd = app.add_subcommand("agent", "agents' access keys");
   CLI::App* human_cmd = app.add_subcommand("human", "humans' access keys");
   CLI::App* agent_credentials = nullptr;
@@ -250,6 +265,8 @@ int main(int argc, char** argv) {
   if (apply_cmd->parsed()) return cli::RunApply(client, apply);
   if (roles_cmd->parsed()) return cli::RunRoles(client, name);
   if (drift_cmd->parsed()) return cli::RunDrift(client, name);
+  if (offboard_cmd->parsed()) return cli::RunOffboard(client, offboard);
+  if (review_cmd->parsed()) return cli::RunReview(client, stale_days);
   if (agent_credentials->parsed()) return cli::RunIssueCredentials(client, "agent", name, false);
   if (agent_rotate->parsed()) return cli::RunIssueCredentials(client, "agent", name, true);
   if (human_credentials->parsed()) return cli::RunIssueCredentials(client, "human", name, false);

@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -211,6 +212,23 @@ json DriftJson(const session::DriftReport& report) {
           {"findings", findings}};
 }
 
+json ReviewJson(const session::ReviewReport& report) {
+  json findings = json::array();
+  for (const auto& f : report.findings) {
+    findings.push_back({{"kind", f.kind},
+                        {"name", f.name},
+                        {"code", f.code},
+                        {"detail", f.detail},
+                        {"action", f.action}});
+  }
+  return {
+      {"staleDays", report.stale_days},
+      {"asOf", Iso8601(report.as_of)},
+      {"checked",
+       {{"roles", report.roles}, {"agents", report.agents}, {"accessKeys", report.access_keys}}},
+      {"findings", findings}};
+}
+
 json RoleSummary(const session::ExecutionRole& role) {
   return {{"name", role.name},
           {"arn", role.Arn()},
@@ -383,6 +401,8 @@ struct Api::Impl {
                              broker.Drift(caller, QueryParam(request.query, "workflow")));
       return JsonResponse(200, DriftJson(report));
     }
+    if (r == "offboard" && m == "POST" && n == 2) return Offboard(caller, body);
+    if (r == "review" && m == "GET" && n == 2) return Review(caller, request);
     if (r == "approvals" && m == "GET" && n == 2) {
       if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
         return Error(ErrorCode::kPermissionDenied, "only humans and the admin list approvals");
@@ -463,6 +483,38 @@ struct Api::Impl {
     }
     return JsonResponse(200,
                         {{"changes", changes}, {"dryRun", dry_run}, {"auditId", applied.audit_id}});
+  }
+
+  Result<HttpResponse> Offboard(const Caller& caller, const json& body) {
+    // Unknown members are refused: a misspelt `reason` must not vanish from the audit record.
+    for (const auto& [key, value] : body.items()) {
+      if (key != "kind" && key != "name" && key != "reason") {
+        return Error(ErrorCode::kInvalidArgument,
+                     "unknown member `" + key + "`: expected `kind`, `name` and `reason`", key);
+      }
+    }
+    session::OffboardRequest offboard;
+    XROLE_ASSIGN_OR_RETURN(offboard.kind, GetString(body, "kind", true));
+    XROLE_ASSIGN_OR_RETURN(offboard.name, GetString(body, "name", true));
+    XROLE_ASSIGN_OR_RETURN(offboard.reason, GetString(body, "reason"));
+    XROLE_ASSIGN_OR_RETURN(auto result, broker.Offboard(caller, offboard));
+    json out = session::OffboardJson(result);
+    out["auditId"] = result.audit_id;
+    return JsonResponse(200, out);
+  }
+
+  Result<HttpResponse> Review(const Caller& caller, const HttpRequest& request) {
+    std::int64_t stale_days = session::kDefaultReviewStaleDays;
+    const std::string text = QueryParam(request.query, "staleDays");
+    if (!text.empty()) {
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), stale_days);
+      if (error != std::errc() || end != text.data() + text.size()) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "`staleDays` must be a whole number of days, not `" + text + "`", "staleDays");
+      }
+    }
+    XROLE_ASSIGN_OR_RETURN(auto report, broker.Review(caller, stale_days));
+    return JsonResponse(200, ReviewJson(report));
   }
 
   Result<HttpResponse> Roles(const std::string& name) {

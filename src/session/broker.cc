@@ -1,12 +1,14 @@
 #include "session/broker.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -517,14 +519,16 @@ struct Broker::State {
     return run.status == "active" && run.expires_at > now;
   }
 
-  // Marks the run's access key revoked once the run is over (exclusive lock held).
-  void RevokeRunKey(const Run& run, std::vector<store::Mutation>& mutations) {
+  // Marks the run's access key revoked once the run is over (exclusive lock held). True when
+  // the key was not revoked before.
+  bool RevokeRunKey(const Run& run, std::vector<store::Mutation>& mutations) {
     auto key = access_keys.find(run.access_key_id);
     if (run.access_key_id.empty() || key == access_keys.end() || key->second.status == "revoked") {
-      return;
+      return false;
     }
     key->second.status = "revoked";
     mutations.push_back({store::Table::kAccessKeys, key->first, EncodeAccessKey(key->second)});
+    return true;
   }
 
   // Checks `live` and its ancestors (shared or exclusive lock held). Returns "" when usable,
@@ -2031,6 +2035,312 @@ Result<std::int64_t> Broker::Revoke(const Caller& caller, const RevokeRequest& r
   s.revocations.fetch_add(static_cast<std::uint64_t>(revoked), std::memory_order_relaxed);
   XROLE_RETURN_IF_ERROR(committed.get());
   return revoked;
+}
+
+// ---- offboarding ----------------------------------------------------------------------------
+
+namespace {
+
+// The catalog kind an offboard request names ("agent", "role", "workflow").
+std::optional<ObjectKind> OffboardKind(std::string_view kind) {
+  if (kind == "agent") return ObjectKind::kAgent;
+  if (kind == "role") return ObjectKind::kExecutionRole;
+  if (kind == "workflow") return ObjectKind::kWorkflow;
+  return std::nullopt;
+}
+
+// "`a`, `b`".
+std::string QuoteAll(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + Quote(name);
+  return out;
+}
+
+}  // namespace
+
+Result<OffboardResult> Broker::Offboard(const Caller& caller, const OffboardRequest& request) {
+  State& s = *state_;
+  const json details = {{"kind", request.kind}, {"name", request.name}, {"reason", request.reason}};
+  auto refuse = [&](Error error) -> Result<OffboardResult> {
+    s.AuditRefusal(caller, "offboard", error, details);
+    return error;
+  };
+  if (caller.kind != Caller::Kind::kAdmin) {
+    return refuse(Denied("only the admin may offboard agents, roles and workflows"));
+  }
+  const std::optional<ObjectKind> kind = OffboardKind(request.kind);
+  if (!kind) {
+    return Invalid(
+        "unknown kind " + Quote(request.kind) + ": expected `agent`, `role` or `workflow`", "kind");
+  }
+  if (request.name.empty()) return Invalid("`name` is required", "name");
+  const bool is_agent = *kind == ObjectKind::kAgent;
+  const bool is_role = *kind == ObjectKind::kExecutionRole;
+  const bool is_workflow = *kind == ObjectKind::kWorkflow;
+  const std::string& name = request.name;
+  const std::string object = std::string(ObjectKindName(*kind)) + "/" + name;
+
+  // As in Apply: serialised with applies, and the next catalog is built (so every check has
+  // passed) before anything changes.
+  std::lock_guard apply_lock(s.apply_mutex);
+  std::shared_ptr<const Catalog> base = s.CurrentCatalog();
+  if (base->documents.count(object) == 0) {
+    const char* noun = is_agent ? "agent" : is_role ? "execution role" : "workflow";
+    return refuse(NotFound("no " + std::string(noun) + " named " + Quote(name)));
+  }
+  if (is_role) {
+    std::vector<std::string> listing;
+    for (const auto& [workflow_name, workflow] : base->workflows) {
+      if (std::find(workflow.roles.begin(), workflow.roles.end(), name) != workflow.roles.end()) {
+        listing.push_back(workflow_name);
+      }
+    }
+    if (!listing.empty()) {
+      return refuse(Error(ErrorCode::kConflict,
+                          "execution role " + Quote(name) + " is still listed by workflow " +
+                              QuoteAll(listing) +
+                              ": remove it there (xrole apply) or offboard the workflow first"));
+    }
+  }
+  XROLE_ASSIGN_OR_RETURN(std::vector<ObjectDocument> rewritten,
+                         ExpandTrustShorthandsNaming(*base, *kind, name));
+  auto next = BuildCatalog(*base, rewritten, {object});
+  if (!next.ok()) return next.error().WithContext("cannot offboard " + Quote(object));
+
+  OffboardResult result;
+  result.kind = request.kind;
+  result.name = name;
+  result.object = object;
+  result.reason = request.reason;
+  std::vector<store::Mutation> mutations = {{store::Table::kObjects, object, std::nullopt}};
+  for (const ObjectDocument& document : rewritten) {
+    result.rewritten_roles.push_back(document.name);
+    mutations.push_back({store::Table::kObjects,
+                         std::string(ObjectKindName(document.kind)) + "/" + document.name,
+                         document.canonical_json});
+  }
+  const std::string revoke_reason =
+      "offboarded " + object + (request.reason.empty() ? "" : ": " + request.reason);
+  audit::Event event = s.MakeEvent("offboard", caller);
+  event.outcome = "ok";
+  if (is_agent) event.actor.agent = name;
+  if (is_role) event.role = name;
+  std::future<Result<std::int64_t>> committed;
+  {
+    std::unique_lock lock(s.mutex);
+    const std::int64_t now = s.Now();
+    // The runs that end: the agent's or the workflow's, with their run keys.
+    std::set<std::string> ending_runs;
+    for (auto& [id, run] : s.runs) {
+      if (!((is_agent && run.agent == name) || (is_workflow && run.workflow == name))) continue;
+      ending_runs.insert(id);
+      if (run.status == "active") {
+        run.status = "revoked";
+        run.ended_at = now;
+        run.ended_by = caller.Describe();
+        mutations.push_back({store::Table::kRuns, id, EncodeRun(run)});
+        result.ended_runs.push_back(id);
+      }
+      if (s.RevokeRunKey(run, mutations)) result.retired_keys.push_back(run.access_key_id);
+    }
+    if (is_agent) {
+      for (auto& [id, key] : s.access_keys) {
+        if (key.principal_kind == "agent" && key.principal == name && key.status == "active") {
+          key.status = "revoked";
+          mutations.push_back({store::Table::kAccessKeys, id, EncodeAccessKey(key)});
+          result.retired_keys.push_back(id);
+        }
+      }
+    }
+    // Sessions are revoked as Revoke does it (each with the subtree delegated or chained from
+    // it), so Authorize, Authenticate and the STS endpoint refuse them from now on.
+    const std::size_t first_session = mutations.size();
+    for (const auto& [id, live] : s.sessions) {
+      const SessionRecord& record = live.record;
+      if ((is_agent && record.agent == name) || (is_role && record.role == name) ||
+          ending_runs.count(record.run_id) > 0) {
+        RevokeSubtree(s.sessions, s.children, id, now, revoke_reason, mutations);
+      }
+    }
+    for (std::size_t i = first_session; i < mutations.size(); ++i) {
+      result.revoked_sessions.push_back(mutations[i].id);
+    }
+    for (auto& [id, approval] : s.approvals) {
+      const bool open = (approval.status == "pending" || approval.status == "approved") &&
+                        approval.expires_at > now;
+      const bool concerned = (is_agent && approval.agent == name) ||
+                             (is_role && approval.role == name) ||
+                             ending_runs.count(approval.run_id) > 0;
+      if (!open || !concerned) continue;
+      approval.status = "cancelled";
+      approval.decided_by = caller.Describe();
+      approval.decided_at = now;
+      approval.reason = revoke_reason;
+      mutations.push_back({store::Table::kApprovals, id, EncodeApproval(approval)});
+      result.cancelled_approvals.push_back(id);
+    }
+    for (auto* ids : {&result.revoked_sessions, &result.ended_runs, &result.retired_keys,
+                      &result.cancelled_approvals}) {
+      std::sort(ids->begin(), ids->end());
+    }
+    s.SetCatalog(*next);
+    s.RecompileSessions();
+    event.details_json = Dump(OffboardJson(result));
+    committed = s.Enqueue(std::move(mutations), std::move(event));
+  }
+  s.revocations.fetch_add(result.revoked_sessions.size(), std::memory_order_relaxed);
+  XROLE_ASSIGN_OR_RETURN(result.audit_id, committed.get());
+  return result;
+}
+
+// ---- access review ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86400;
+constexpr std::int64_t kMaxReviewDays = 36500;
+
+// Days since 1970-01-01 of a `YYYY-MM-DD` date (as objects.h validates reviewBy), or nullopt.
+std::optional<std::int64_t> EpochDay(std::string_view date) {
+  int year = 0;
+  unsigned month = 0, day = 0;
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-' ||
+      std::from_chars(date.data(), date.data() + 4, year).ptr != date.data() + 4 ||
+      std::from_chars(date.data() + 5, date.data() + 7, month).ptr != date.data() + 7 ||
+      std::from_chars(date.data() + 8, date.data() + 10, day).ptr != date.data() + 10) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month},
+                                        std::chrono::day{day}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days{ymd}.time_since_epoch().count();
+}
+
+// "2030-03-17 (45 days ago)" for an epoch time `days` whole days before now.
+std::string DateAndAge(std::int64_t epoch_seconds, std::int64_t days) {
+  return Iso8601(epoch_seconds).substr(0, 10) + " (" +
+         (days == 0   ? std::string("today")
+          : days == 1 ? std::string("1 day ago")
+                      : std::to_string(days) + " days ago") +
+         ")";
+}
+
+}  // namespace
+
+Result<ReviewReport> Broker::Review(const Caller& caller, std::int64_t stale_days) const {
+  if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
+    return Denied("only the admin or a human may review access");
+  }
+  if (stale_days < 1 || stale_days > kMaxReviewDays) {
+    return Invalid(
+        "`staleDays` must be a whole number of days from 1 to " + std::to_string(kMaxReviewDays),
+        "staleDays");
+  }
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  const Catalog& catalog = *s.catalog;
+  ReviewReport report;
+  report.stale_days = stale_days;
+  report.as_of = s.Now();
+  const std::int64_t now = report.as_of;
+  const std::int64_t stale_seconds = stale_days * kSecondsPerDay;
+  auto days_since = [now](std::int64_t when) {
+    return std::max<std::int64_t>(0, now - when) / kSecondsPerDay;
+  };
+
+  // Last use, from the session and run records (the store's sessions and runs tables): a
+  // role's newest session issue; an agent's newest run start or session issued to it (a
+  // sub-agent may only ever act through sessions delegated to it).
+  std::map<std::string, std::int64_t> last_assumed;
+  std::map<std::string, std::int64_t> last_active;
+  for (const auto& [id, live] : s.sessions) {
+    std::int64_t& role_time = last_assumed[live.record.role];
+    role_time = std::max(role_time, live.record.issued_at);
+    std::int64_t& agent_time = last_active[live.record.agent];
+    agent_time = std::max(agent_time, live.record.issued_at);
+  }
+  for (const auto& [id, run] : s.runs) {
+    std::int64_t& agent_time = last_active[run.agent];
+    agent_time = std::max(agent_time, run.started_at);
+  }
+  auto add = [&report](std::string kind, std::string name, std::string code, std::string detail,
+                       std::string action) {
+    report.findings.push_back(
+        {std::move(kind), std::move(name), std::move(code), std::move(detail), std::move(action)});
+  };
+
+  const std::int64_t today = now / kSecondsPerDay;
+  for (const auto& [name, role] : catalog.roles) {
+    ++report.roles;
+    std::vector<std::string> listing;
+    for (const auto& [workflow_name, workflow] : catalog.workflows) {
+      if (std::find(workflow.roles.begin(), workflow.roles.end(), name) != workflow.roles.end()) {
+        listing.push_back(workflow_name);
+      }
+    }
+    const std::string offboard = (listing.empty() ? std::string()
+                                                  : "remove it from workflow " + QuoteAll(listing) +
+                                                        " (xrole apply), then: ") +
+                                 "xrole offboard role " + name;
+    if (const std::optional<std::int64_t> due = EpochDay(role.review_by); due && today > *due) {
+      add("role", name, "review_overdue",
+          "review was due by " + DateAndAge(*due * kSecondsPerDay, today - *due),
+          "review it and set a later reviewBy (xrole apply), or retire it: " + offboard);
+    }
+    if (role.owner.empty()) {
+      add("role", name, "no_owner", "no owner: nobody answers for what the role allows",
+          "set metadata.owner (xrole apply)");
+    }
+    auto assumed = last_assumed.find(name);
+    if (assumed == last_assumed.end()) {
+      add("role", name, "never_assumed", "no session of this role has ever been issued", offboard);
+    } else if (now - assumed->second >= stale_seconds) {
+      add("role", name, "not_assumed",
+          "last assumed " + DateAndAge(assumed->second, days_since(assumed->second)) +
+              ", no session in the last " + std::to_string(stale_days) + " days",
+          offboard);
+    }
+  }
+  for (const auto& [name, agent] : catalog.agents) {
+    ++report.agents;
+    const std::string offboard = "xrole offboard agent " + name;
+    if (agent.sponsor.empty() || catalog.humans.count(agent.sponsor) == 0) {
+      add("agent", name, "no_sponsor",
+          agent.sponsor.empty() ? "no sponsor: no human answers for this agent"
+                                : "sponsor " + Quote(agent.sponsor) + " is not a registered Human",
+          "name a registered Human as spec.sponsor (xrole apply), or retire it: " + offboard);
+    }
+    auto active = last_active.find(name);
+    if (active == last_active.end()) {
+      add("agent", name, "never_active", "it never started a run nor received a session", offboard);
+    } else if (now - active->second >= stale_seconds) {
+      add("agent", name, "inactive",
+          "last run or session " + DateAndAge(active->second, days_since(active->second)) +
+              ", none in the last " + std::to_string(stale_days) + " days",
+          offboard);
+    }
+  }
+  std::vector<const AccessKeyRecord*> keys;
+  for (const auto& [id, key] : s.access_keys) {
+    const bool principal_exists =
+        key.principal_kind == "agent"
+            ? catalog.agents.count(key.principal) > 0
+            : key.principal_kind == "human" && catalog.humans.count(key.principal) > 0;
+    if (key.status == "active" && principal_exists) keys.push_back(&key);
+  }
+  std::sort(keys.begin(), keys.end(), [](const AccessKeyRecord* a, const AccessKeyRecord* b) {
+    return std::tie(a->principal_kind, a->principal, a->created_at, a->access_key_id) <
+           std::tie(b->principal_kind, b->principal, b->created_at, b->access_key_id);
+  });
+  for (const AccessKeyRecord* key : keys) {
+    ++report.access_keys;
+    if (now - key->created_at < stale_seconds) continue;
+    add("accessKey", key->access_key_id, "old_key",
+        key->principal_kind + " " + Quote(key->principal) + "'s key, issued " +
+            DateAndAge(key->created_at, days_since(key->created_at)) + ", is still active",
+        "xrole " + key->principal_kind + " rotate " + key->principal);
+  }
+  return report;
 }
 
 // ---- keys and audit --------------------------------------------------------------------------

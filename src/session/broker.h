@@ -134,7 +134,7 @@ struct Approval {
   std::string requested_by;
   std::int64_t requested_at = 0;
   std::int64_t expires_at = 0;
-  std::string status;  // "pending", "approved", "denied", "used", "expired"
+  std::string status;  // "pending", "approved", "denied", "used", "expired", "cancelled"
   std::string decided_by;
   std::int64_t decided_at = 0;
   std::string reason;
@@ -240,6 +240,71 @@ struct DriftReport {
   std::vector<DriftFinding> findings;
 };
 
+// `xrole offboard`: retiring an agent, an execution role or a workflow so that nothing of it
+// stays usable, in one store transaction described by one audit record ("offboard"):
+//  - agent: every session it holds (with the sessions delegated or chained from them) is
+//    revoked, its runs are revoked with their run keys, its own access keys are revoked, the
+//    approvals it asked for are cancelled, and the Agent is deleted;
+//  - role: every session of the role (and its subtree) is revoked, the approvals for it are
+//    cancelled, and the ExecutionRole is deleted; refused (kConflict, nothing changes) while a
+//    workflow lists the role;
+//  - workflow: its runs are revoked with their sessions and run keys, the approvals asked for in
+//    them are cancelled, and the Workflow is deleted.
+// A role whose trust shorthand names the agent or workflow keeps deciding as before: its trust
+// becomes the IAM trust document the shorthand expands to (ExpandTrustShorthandsNaming).
+// Approvals are cancelled while pending or approved and unused. Revocations take effect for
+// every request that follows the call.
+struct OffboardRequest {
+  std::string kind;  // "agent", "role" or "workflow"
+  std::string name;
+  std::string reason;  // recorded in the audit log and as the sessions' revoke reason
+};
+
+struct OffboardResult {
+  std::string kind;
+  std::string name;
+  std::string object;  // the deleted catalog object, "Agent/NAME"
+  std::string reason;
+  // What was changed, each in id order; nothing already inactive is listed.
+  std::vector<std::string> revoked_sessions;
+  std::vector<std::string> ended_runs;           // marked "revoked"
+  std::vector<std::string> retired_keys;         // access key ids (agent and run keys)
+  std::vector<std::string> cancelled_approvals;  // marked "cancelled"
+  std::vector<std::string> rewritten_roles;      // roles whose trust shorthand named the object
+  std::int64_t audit_id = 0;
+};
+
+// `xrole review`: what role and agent owners should look at, from the broker's state (the
+// catalog and the runs, sessions and access keys tables). One finding per item:
+//  - role `review_overdue`: its reviewBy date has passed;
+//  - role `no_owner`: no owner is set;
+//  - role `never_assumed` / `not_assumed`: no session of it was ever issued / none in the last
+//    `stale_days` days (session issue times);
+//  - agent `no_sponsor`: no sponsor, or one that is not a registered Human;
+//  - agent `never_active` / `inactive`: it never started a run nor received a delegated
+//    session / not in the last `stale_days` days;
+//  - accessKey `old_key`: an agent's or human's key still active `stale_days` days or more
+//    after it was issued.
+struct ReviewFinding {
+  std::string kind;    // "role", "agent" or "accessKey"
+  std::string name;    // the role, agent or access key id
+  std::string code;    // one of the codes above
+  std::string detail;  // what was found, with the dates it rests on
+  std::string action;  // what to do about it, usually an `xrole` command line
+};
+
+inline constexpr std::int64_t kDefaultReviewStaleDays = 30;
+
+struct ReviewReport {
+  std::int64_t stale_days = kDefaultReviewStaleDays;
+  std::int64_t as_of = 0;  // epoch seconds: the broker's clock when the review was made
+  std::size_t roles = 0;   // how many of each were checked
+  std::size_t agents = 0;
+  std::size_t access_keys = 0;
+  // Roles and agents by name, then keys by principal and issue time.
+  std::vector<ReviewFinding> findings;
+};
+
 struct RevokeRequest {
   std::string session_id;
   std::string run_id;
@@ -317,6 +382,13 @@ class Broker {
 
   // ---- revocation ----
   Result<std::int64_t> Revoke(const Caller& caller, const RevokeRequest& request);
+  // Admin only. Errors: kInvalidArgument for an unknown kind or an empty name, kNotFound for
+  // an unknown object, kConflict for a role that a workflow lists (see OffboardRequest).
+  Result<OffboardResult> Offboard(const Caller& caller, const OffboardRequest& request);
+
+  // ---- access review ----
+  // Admin and humans only. `stale_days` is at least 1 (kInvalidArgument otherwise).
+  Result<ReviewReport> Review(const Caller& caller, std::int64_t stale_days) const;
 
   // ---- keys and audit ----
   std::vector<PublicKeyInfo> PublicKeys() const;

@@ -1882,6 +1882,493 @@ TEST_F(BrokerTest, SigningKeyRotationKeepsOldTokensValid) {
   EXPECT_TRUE(report->problems.empty());
 }
 
+// ---- offboarding -----------------------------------------------------------------------------
+
+class OffboardTest : public BrokerTest {
+ protected:
+  Result<OffboardResult> Offboard(std::string kind, std::string name, std::string reason = "",
+                                  const Caller& caller = Caller::Admin()) {
+    OffboardRequest request;
+    request.kind = std::move(kind);
+    request.name = std::move(name);
+    request.reason = std::move(reason);
+    return broker_->Offboard(caller, request);
+  }
+
+  // The audit records of type "offboard" that report a completed offboard.
+  std::vector<nlohmann::json> OffboardRecords() {
+    std::vector<nlohmann::json> out;
+    for (const auto& row : Audit()) {
+      if (row.type != "offboard") continue;
+      nlohmann::json body = nlohmann::json::parse(row.body);
+      if (body.value("outcome", "") == "ok") out.push_back(std::move(body));
+    }
+    return out;
+  }
+
+  bool KeyWorks(const IssuedKey& key) {
+    return broker_->Authenticate("Bearer " + key.access_key_id + ":" + key.secret_access_key).ok();
+  }
+
+  std::string ApprovalStatus(const std::string& id) {
+    for (const auto& approval : broker_->ListApprovals(Caller::Admin(), false)) {
+      if (approval.id == id) return approval.status;
+    }
+    return "";
+  }
+
+  void ExpectRevoked(const AssumeResult& session) {
+    AuthorizeResult r = Check(session, "s3:GetObject", kDataObject);
+    EXPECT_EQ(r.decision, Decision::kImplicitlyDenied) << session.session.id;
+    EXPECT_EQ(r.error_code, "revoked") << session.session.id;
+  }
+
+  void ExpectAuditVerifies() {
+    auto report = broker_->VerifyAudit(Caller::Admin());
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->ok);
+    EXPECT_TRUE(report->problems.empty());
+  }
+
+  std::string PendingApproval(const RunRecord& run, const std::string& role) {
+    auto pending = broker_->Assume(Caller::OfAgent("worker"), Request(role, run));
+    if (!pending.ok() || !pending->pending) {
+      ADD_FAILURE() << "expected a pending approval for " << role;
+      return "";
+    }
+    return pending->approval_id;
+  }
+};
+
+constexpr std::string_view kWorkerAgent = R"(apiVersion: xrole/v1
+kind: Agent
+metadata: {name: worker}
+spec: {sponsor: alice, tags: {tier: gold}}
+)";
+
+TEST_F(OffboardTest, AgentLeavesNoSessionRunKeyOrApprovalBehind) {
+  auto worker_key = broker_->IssueKey(Caller::Admin(), "agent", "worker", false);
+  auto scout_key = broker_->IssueKey(Caller::Admin(), "agent", "scout", false);
+  ASSERT_TRUE(worker_key.ok() && scout_key.ok());
+  // The worker's own run: a session, one delegated from it to the scout, a pending approval.
+  RunRecord run = NewRun();
+  AssumeResult own = MustAssume(Request("reader", run));
+  AssumeRequest delegate = Request("reader", run);
+  delegate.parent_session_id = own.session.id;
+  delegate.agent = "scout";
+  AssumeResult delegated_to_scout = MustAssume(HolderOf(own), delegate);
+  std::string approval = PendingApproval(run, "prod");
+  // The scout's run: its own session stays, the one it delegated to the worker does not.
+  RunRecord scout_run = NewRun("main", "scout");
+  AssumeResult scout_own = MustAssume(Caller::OfAgent("scout"), Request("reader", scout_run));
+  AssumeRequest to_worker = Request("reader", scout_run);
+  to_worker.parent_session_id = scout_own.session.id;
+  to_worker.agent = "worker";
+  AssumeResult delegated_to_worker = MustAssume(HolderOf(scout_own), to_worker);
+  RunRecord ended_before = NewRun();
+  ASSERT_TRUE(broker_->EndRun(Caller::Admin(), ended_before.id).ok());
+
+  auto offboarded = Offboard("agent", "worker", "key leaked");
+  ASSERT_TRUE(offboarded.ok()) << offboarded.error().ToString();
+  EXPECT_EQ(offboarded->object, "Agent/worker");
+  std::vector<std::string> sessions = {own.session.id, delegated_to_scout.session.id,
+                                       delegated_to_worker.session.id};
+  std::sort(sessions.begin(), sessions.end());
+  EXPECT_EQ(offboarded->revoked_sessions, sessions);
+  EXPECT_EQ(offboarded->ended_runs, std::vector<std::string>{run.id});
+  std::vector<std::string> keys = {worker_key->access_key_id, run.access_key_id};
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(offboarded->retired_keys, keys);
+  EXPECT_EQ(offboarded->cancelled_approvals, std::vector<std::string>{approval});
+  // Every role whose trust shorthand lists the worker keeps its trust, written out in full.
+  EXPECT_EQ(offboarded->rewritten_roles,
+            (std::vector<std::string>{"base", "for-dave", "long", "prod", "reader", "ticketed",
+                                      "unlisted"}));
+  EXPECT_GT(offboarded->audit_id, 0);
+
+  // Every later request is refused.
+  ExpectRevoked(own);
+  ExpectRevoked(delegated_to_scout);
+  ExpectRevoked(delegated_to_worker);
+  EXPECT_FALSE(KeyWorks(*worker_key));
+  EXPECT_FALSE(broker_->Authenticate("Bearer " + own.credentials.session_token).ok());
+  EXPECT_EQ(broker_->GetRun(run.id)->status, "revoked");
+  EXPECT_EQ(broker_->GetRun(run.id)->ended_by, "admin");
+  EXPECT_EQ(broker_->GetSession(Caller::Admin(), own.session.id)->revoke_reason,
+            "offboarded Agent/worker: key leaked");
+  EXPECT_EQ(ApprovalStatus(approval), "cancelled");
+  EXPECT_FALSE(broker_->catalog()->agents.count("worker"));
+  EXPECT_FALSE(StoredObjects().count("Agent/worker"));
+  StartRunRequest start;
+  start.workflow = "main";
+  start.agent = "worker";
+  EXPECT_EQ(broker_->StartRun(Caller::Admin(), start).error().code(), ErrorCode::kNotFound);
+  // The scout is untouched, and the expanded trust of `reader` still admits it.
+  EXPECT_TRUE(KeyWorks(*scout_key));
+  EXPECT_EQ(Check(scout_own, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  const std::string& reader_document =
+      broker_->catalog()->documents.at("ExecutionRole/reader").canonical_json;
+  EXPECT_EQ(reader_document.find("\"agents\""), std::string::npos) << reader_document;
+  EXPECT_NE(reader_document.find("user/xrole/agent/worker"), std::string::npos);
+  AssumeResult scout_again = MustAssume(Caller::OfAgent("scout"), Request("reader", scout_run));
+  EXPECT_EQ(Check(scout_again, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+
+  // One audit record says what was done.
+  std::vector<nlohmann::json> records = OffboardRecords();
+  ASSERT_EQ(records.size(), 1u);
+  const nlohmann::json& details = records[0]["details"];
+  EXPECT_EQ(details["deleted"], "Agent/worker");
+  EXPECT_EQ(details["reason"], "key leaked");
+  EXPECT_EQ(details["counts"]["revokedSessions"], 3);
+  EXPECT_EQ(details["counts"]["endedRuns"], 1);
+  EXPECT_EQ(details["counts"]["retiredKeys"], 2);
+  EXPECT_EQ(details["counts"]["cancelledApprovals"], 1);
+  EXPECT_EQ(details["counts"]["rewrittenRoles"], 7);
+  EXPECT_EQ(records[0]["actor"]["agent"], "worker");
+  ExpectAuditVerifies();
+
+  // It all holds after a restart (the rewritten roles load as they were stored), and offboarding
+  // again finds nothing.
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  ExpectRevoked(own);
+  EXPECT_FALSE(KeyWorks(*worker_key));
+  EXPECT_FALSE(broker_->catalog()->agents.count("worker"));
+  EXPECT_EQ(Offboard("agent", "worker").error().code(), ErrorCode::kNotFound);
+
+  // Applying the agent again onboards it afresh: the roles trust it by name as before, none of
+  // its old credentials work, new ones do.
+  auto reapplied = broker_->Apply(Caller::Admin(), Docs(kWorkerAgent), {}, false);
+  ASSERT_TRUE(reapplied.ok()) << reapplied.error().ToString();
+  EXPECT_EQ(Changes(*reapplied), (std::map<std::string, std::string>{{"Agent/worker", "created"}}));
+  EXPECT_FALSE(KeyWorks(*worker_key));
+  ExpectRevoked(own);
+  EXPECT_EQ(broker_->GetRun(run.id)->status, "revoked");
+  EXPECT_FALSE(broker_->Assume(Caller::OfAgent("worker"), Request("reader", run)).ok());
+  auto fresh_key = broker_->IssueKey(Caller::Admin(), "agent", "worker", false);
+  ASSERT_TRUE(fresh_key.ok());
+  EXPECT_TRUE(KeyWorks(*fresh_key));
+  RunRecord fresh_run = NewRun();
+  AssumeResult fresh = MustAssume(Request("reader", fresh_run));
+  EXPECT_EQ(Check(fresh, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  ExpectAuditVerifies();
+}
+
+TEST_F(OffboardTest, RoleStillListedByAWorkflowIsRefusedAndNothingChanges) {
+  RunRecord run = NewRun();
+  AssumeResult session = MustAssume(Request("reader", run));
+  const std::set<std::string> stored_before = StoredObjects();
+  auto catalog_before = broker_->catalog();
+
+  auto refused = Offboard("role", "reader");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_THAT(refused.error().message(), HasSubstr("`main`, `short`"));
+  EXPECT_EQ(broker_->catalog(), catalog_before);  // the very same catalog object
+  EXPECT_EQ(StoredObjects(), stored_before);
+  EXPECT_EQ(Check(session, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  EXPECT_EQ(broker_->GetSession(Caller::Admin(), session.session.id)->status, "active");
+  EXPECT_TRUE(OffboardRecords().empty());
+  ExpectAuditVerifies();
+}
+
+TEST_F(OffboardTest, RoleRevokesItsSessionsAndCancelsItsApprovals) {
+  RunRecord run = NewRun("main", "worker", 0, {}, "dave");
+  AssumeResult long_session = MustAssume(Request("long", run));
+  AssumeResult reader = MustAssume(Request("reader", run));
+  std::string approval = PendingApproval(run, "prod");
+  std::string approved = PendingApproval(NewRun("main", "worker", 0, {}, "dave"), "prod");
+  ASSERT_TRUE(broker_->DecideApproval(Caller::OfHuman("bob"), approved, true, "").ok());
+
+  // The workflow stops listing `long` and `prod`; their sessions and approvals live on.
+  auto edited = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: Workflow
+metadata: {name: main}
+spec:
+  roles: [reader, base, escalate, escalate-by-arn, ticketed, for-dave]
+  maxRunDuration: 6h
+)"),
+                               {}, false);
+  ASSERT_TRUE(edited.ok()) << edited.error().ToString();
+
+  auto long_gone = Offboard("role", "long", "unused");
+  ASSERT_TRUE(long_gone.ok()) << long_gone.error().ToString();
+  EXPECT_EQ(long_gone->object, "ExecutionRole/long");
+  EXPECT_EQ(long_gone->revoked_sessions, std::vector<std::string>{long_session.session.id});
+  EXPECT_TRUE(long_gone->ended_runs.empty());
+  EXPECT_TRUE(long_gone->retired_keys.empty());
+  EXPECT_TRUE(long_gone->rewritten_roles.empty());
+  ExpectRevoked(long_session);
+  EXPECT_EQ(Check(reader, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  EXPECT_EQ(broker_->GetRun(run.id)->status, "active");
+  EXPECT_FALSE(broker_->catalog()->roles.count("long"));
+  EXPECT_FALSE(StoredObjects().count("ExecutionRole/long"));
+
+  auto prod_gone = Offboard("role", "prod");
+  ASSERT_TRUE(prod_gone.ok()) << prod_gone.error().ToString();
+  std::vector<std::string> approvals = {approval, approved};
+  std::sort(approvals.begin(), approvals.end());
+  EXPECT_EQ(prod_gone->cancelled_approvals, approvals);
+  EXPECT_EQ(ApprovalStatus(approval), "cancelled");
+  EXPECT_EQ(ApprovalStatus(approved), "cancelled");
+  EXPECT_EQ(OffboardRecords().size(), 2u);
+  ExpectAuditVerifies();
+}
+
+TEST_F(OffboardTest, WorkflowEndsItsRunsAndKeepsTheTrustThatNamedIt) {
+  RunRecord short_run = NewRun("short");
+  AssumeResult in_short = MustAssume(Request("reader", short_run));
+  RunRecord main_run = NewRun();
+  AssumeResult in_main = MustAssume(Request("reader", main_run));
+  // `short` also lists `prod` for a while: an approval asked for in its run is cancelled.
+  auto edited = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: Workflow
+metadata: {name: short}
+spec: {roles: [reader, prod], maxRunDuration: 30m}
+)"),
+                               {}, false);
+  ASSERT_TRUE(edited.ok()) << edited.error().ToString();
+  std::string approval = PendingApproval(short_run, "prod");
+  std::string main_approval = PendingApproval(main_run, "prod");
+
+  auto offboarded = Offboard("workflow", "short");
+  ASSERT_TRUE(offboarded.ok()) << offboarded.error().ToString();
+  EXPECT_EQ(offboarded->object, "Workflow/short");
+  EXPECT_EQ(offboarded->revoked_sessions, std::vector<std::string>{in_short.session.id});
+  EXPECT_EQ(offboarded->ended_runs, std::vector<std::string>{short_run.id});
+  EXPECT_EQ(offboarded->retired_keys, std::vector<std::string>{short_run.access_key_id});
+  EXPECT_EQ(offboarded->cancelled_approvals, std::vector<std::string>{approval});
+  EXPECT_EQ(offboarded->rewritten_roles, std::vector<std::string>{"reader"});
+
+  ExpectRevoked(in_short);
+  EXPECT_EQ(broker_->GetRun(short_run.id)->status, "revoked");
+  EXPECT_EQ(ApprovalStatus(main_approval), "pending");
+  EXPECT_FALSE(broker_->catalog()->workflows.count("short"));
+  EXPECT_FALSE(StoredObjects().count("Workflow/short"));
+  StartRunRequest start;
+  start.workflow = "short";
+  start.agent = "worker";
+  EXPECT_EQ(broker_->StartRun(Caller::Admin(), start).error().code(), ErrorCode::kNotFound);
+  // `reader`'s trust still requires one of its workflows: `main` works as before.
+  const std::string& reader_document =
+      broker_->catalog()->documents.at("ExecutionRole/reader").canonical_json;
+  EXPECT_EQ(reader_document.find("\"workflows\""), std::string::npos) << reader_document;
+  EXPECT_NE(reader_document.find("xrole:Workflow"), std::string::npos);
+  EXPECT_EQ(Check(in_main, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  AssumeResult again = MustAssume(Request("reader", main_run));
+  EXPECT_EQ(Check(again, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
+  ExpectAuditVerifies();
+}
+
+TEST_F(OffboardTest, AdminOnlyKnownKindsAndNames) {
+  for (const Caller& caller : {Caller::OfAgent("worker"), Caller::OfHuman("bob"), Caller{}}) {
+    auto refused = Offboard("agent", "scout", "", caller);
+    ASSERT_FALSE(refused.ok()) << caller.Describe();
+    EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied) << caller.Describe();
+  }
+  EXPECT_EQ(Offboard("human", "bob").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Offboard("agent", "").error().code(), ErrorCode::kInvalidArgument);
+  auto unknown = Offboard("workflow", "nightly");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(unknown.error().message(), HasSubstr("no workflow named `nightly`"));
+  EXPECT_EQ(Offboard("role", "nobody").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(broker_->catalog()->agents.count("scout"));
+  EXPECT_TRUE(OffboardRecords().empty());
+}
+
+// ---- access review ---------------------------------------------------------------------------
+
+// kStart is 2030-03-17. `unowned` was due for review on 2030-03-01, `owned` is due on
+// 2030-06-01; `loner` has no sponsor.
+constexpr std::string_view kReviewCatalog = R"(apiVersion: xrole/v1
+kind: Human
+metadata: {name: alice}
+spec: {email: alice@example.com}
+---
+apiVersion: xrole/v1
+kind: Agent
+metadata: {name: busy}
+spec: {sponsor: alice}
+---
+apiVersion: xrole/v1
+kind: Agent
+metadata: {name: loner}
+---
+apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: owned, owner: ops@example.com}
+spec:
+  reviewBy: 2030-06-01
+  trust: {agents: [busy, loner], workflows: [work]}
+  permissions:
+    - Version: "2012-10-17"
+      Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::data/*"}]
+---
+apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: unowned}
+spec:
+  reviewBy: 2030-03-01
+  trust: {agents: [busy]}
+  permissions:
+    - Version: "2012-10-17"
+      Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::data/*"}]
+---
+apiVersion: xrole/v1
+kind: Workflow
+metadata: {name: work}
+spec: {roles: [owned, unowned], maxRunDuration: 12h}
+)";
+
+class ReviewTest : public BrokerTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(OpenBroker());
+    auto applied = broker_->Apply(Caller::Admin(), Docs(kReviewCatalog), {}, false);
+    ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  }
+
+  // "kind/name code" of every finding, in report order; the report in `report_out`.
+  std::vector<std::string> Findings(std::int64_t stale_days = 30,
+                                    ReviewReport* report_out = nullptr) {
+    auto report = broker_->Review(Caller::Admin(), stale_days);
+    if (!report.ok()) {
+      ADD_FAILURE() << report.error().ToString();
+      return {};
+    }
+    std::vector<std::string> out;
+    for (const auto& f : report->findings) out.push_back(f.kind + "/" + f.name + " " + f.code);
+    if (report_out != nullptr) *report_out = *report;
+    return out;
+  }
+
+  const ReviewFinding* Find(const ReviewReport& report, std::string_view code,
+                            std::string_view name) {
+    for (const auto& f : report.findings) {
+      if (f.code == code && f.name == name) return &f;
+    }
+    ADD_FAILURE() << "no finding " << code << " for " << name;
+    return nullptr;
+  }
+};
+
+TEST_F(ReviewTest, FindsWhatOwnersShouldLookAt) {
+  auto busy_key = broker_->IssueKey(Caller::Admin(), "agent", "busy", false);
+  auto alice_key = broker_->IssueKey(Caller::Admin(), "human", "alice", false);
+  ASSERT_TRUE(busy_key.ok() && alice_key.ok());
+  RunRecord run = NewRun("work", "busy", 12 * 3600);
+  AssumeResult session = MustAssume(Caller::OfAgent("busy"), Request("owned", run));
+
+  ReviewReport report;
+  EXPECT_EQ(Findings(30, &report),
+            (std::vector<std::string>{"role/unowned review_overdue", "role/unowned no_owner",
+                                      "role/unowned never_assumed", "agent/loner no_sponsor",
+                                      "agent/loner never_active"}));
+  EXPECT_EQ(report.stale_days, 30);
+  EXPECT_EQ(report.as_of, kStart);
+  EXPECT_EQ(report.roles, 2u);
+  EXPECT_EQ(report.agents, 2u);
+  EXPECT_EQ(report.access_keys, 2u);
+  if (const ReviewFinding* f = Find(report, "review_overdue", "unowned")) {
+    EXPECT_EQ(f->detail, "review was due by 2030-03-01 (16 days ago)");
+    EXPECT_THAT(f->action, HasSubstr("xrole offboard role unowned"));
+  }
+  if (const ReviewFinding* f = Find(report, "never_assumed", "unowned")) {
+    EXPECT_EQ(f->action,
+              "remove it from workflow `work` (xrole apply), then: xrole offboard role unowned");
+  }
+  if (const ReviewFinding* f = Find(report, "never_active", "loner")) {
+    EXPECT_EQ(f->action, "xrole offboard agent loner");
+  }
+
+  // 31 days on: what was used is now stale, and the keys are old.
+  Advance(31 * 86400);
+  EXPECT_EQ(Findings(30, &report),
+            (std::vector<std::string>{
+                "role/owned not_assumed", "role/unowned review_overdue", "role/unowned no_owner",
+                "role/unowned never_assumed", "agent/busy inactive", "agent/loner no_sponsor",
+                "agent/loner never_active", "accessKey/" + busy_key->access_key_id + " old_key",
+                "accessKey/" + alice_key->access_key_id + " old_key"}));
+  if (const ReviewFinding* f = Find(report, "not_assumed", "owned")) {
+    EXPECT_EQ(f->detail, "last assumed 2030-03-17 (31 days ago), no session in the last 30 days");
+  }
+  if (const ReviewFinding* f = Find(report, "old_key", busy_key->access_key_id)) {
+    EXPECT_EQ(f->detail, "agent `busy`'s key, issued 2030-03-17 (31 days ago), is still active");
+    EXPECT_EQ(f->action, "xrole agent rotate busy");
+  }
+  if (const ReviewFinding* f = Find(report, "old_key", alice_key->access_key_id)) {
+    EXPECT_EQ(f->action, "xrole human rotate alice");
+  }
+  // A longer window: only what does not depend on it.
+  EXPECT_EQ(Findings(60),
+            (std::vector<std::string>{"role/unowned review_overdue", "role/unowned no_owner",
+                                      "role/unowned never_assumed", "agent/loner no_sponsor",
+                                      "agent/loner never_active"}));
+  // A rotated key is no longer active; a new one is not old.
+  ASSERT_TRUE(broker_->IssueKey(Caller::Admin(), "agent", "busy", true).ok());
+  Findings(30, &report);
+  EXPECT_EQ(std::count_if(report.findings.begin(), report.findings.end(),
+                          [](const ReviewFinding& f) { return f.code == "old_key"; }),
+            1);
+
+  // Past 2030-06-01 `owned` is due for review too.
+  Advance(60 * 86400);
+  Findings(365, &report);
+  if (const ReviewFinding* f = Find(report, "review_overdue", "owned")) {
+    EXPECT_EQ(f->detail, "review was due by 2030-06-01 (15 days ago)");
+  }
+  (void)session;
+}
+
+TEST_F(ReviewTest, CleanWhenEverythingIsOwnedSponsoredAndInUse) {
+  auto fixed = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: Agent
+metadata: {name: loner}
+spec: {sponsor: alice}
+---
+apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: unowned, owner: ops@example.com}
+spec:
+  reviewBy: 2031-01-01
+  trust: {agents: [busy]}
+  permissions:
+    - Version: "2012-10-17"
+      Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::data/*"}]
+)"),
+                              {}, false);
+  ASSERT_TRUE(fixed.ok()) << fixed.error().ToString();
+  auto key = broker_->IssueKey(Caller::Admin(), "agent", "busy", false);
+  ASSERT_TRUE(key.ok());
+  RunRecord run = NewRun("work", "busy");
+  MustAssume(Caller::OfAgent("busy"), Request("owned", run));
+  MustAssume(Caller::OfAgent("busy"), Request("unowned", run));
+  // The sub-agent acts only through a session delegated to it: that counts as activity.
+  AssumeResult parent = MustAssume(Caller::OfAgent("busy"), Request("owned", run));
+  AssumeRequest delegate = Request("owned", run);
+  delegate.parent_session_id = parent.session.id;
+  delegate.agent = "loner";
+  MustAssume(HolderOf(parent), delegate);
+
+  ReviewReport report;
+  EXPECT_EQ(Findings(30, &report), std::vector<std::string>{});
+  EXPECT_EQ(report.access_keys, 1u);
+  Advance(29 * 86400);
+  EXPECT_EQ(Findings(30), std::vector<std::string>{});
+  Advance(86400);
+  EXPECT_FALSE(Findings(30).empty());
+}
+
+TEST_F(ReviewTest, AdminAndHumansOnlyAndAPositiveWindow) {
+  EXPECT_TRUE(broker_->Review(Caller::OfHuman("alice"), 30).ok());
+  EXPECT_EQ(broker_->Review(Caller::OfAgent("busy"), 30).error().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker_->Review(Caller{Caller::Kind::kSession, "ses-x", "busy"}, 30).error().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker_->Review(Caller::Admin(), 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(broker_->Review(Caller::Admin(), -5).error().code(), ErrorCode::kInvalidArgument);
+}
+
 // ---- session reuse for SDK credential providers (session_reuse.h) ----------------------------
 
 // A one-hour assume with reuse, as the credential providers send it.

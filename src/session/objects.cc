@@ -1324,6 +1324,39 @@ Result<std::vector<ObjectDocument>> ParseObjectDocuments(std::string_view text,
   return out;
 }
 
+Result<std::vector<ObjectDocument>> ExpandTrustShorthandsNaming(const Catalog& catalog,
+                                                                ObjectKind kind,
+                                                                std::string_view name) {
+  std::vector<ObjectDocument> out;
+  const char* list = kind == ObjectKind::kAgent      ? "agents"
+                     : kind == ObjectKind::kWorkflow ? "workflows"
+                                                     : nullptr;
+  if (list == nullptr) return out;
+  for (const auto& [role_name, role] : catalog.roles) {
+    const std::string key = KeyOf(ObjectKind::kExecutionRole, role_name);
+    auto stored = catalog.documents.find(key);
+    if (stored == catalog.documents.end()) {
+      return Error(ErrorCode::kInternal, Quote(key) + " has no document in the catalog");
+    }
+    Json document = Json::parse(stored->second.canonical_json, nullptr, /*allow_exceptions=*/false);
+    if (!document.is_object() || !document["spec"].is_object()) {
+      return Error(ErrorCode::kInternal, Quote(key) + ": stored document has no spec");
+    }
+    Json& trust = document["spec"]["trust"];
+    if (!trust.is_object() || !trust.contains(list) || !trust[list].is_array()) continue;
+    const Json& names = trust[list];
+    if (std::find(names.begin(), names.end(), Json(std::string(name))) == names.end()) continue;
+    trust = Json::parse(role.trust.json, nullptr, /*allow_exceptions=*/false);
+    XROLE_ASSIGN_OR_RETURN(std::vector<ObjectDocument> rewritten,
+                           ParseObjectDocuments(Dump(document), "expanded trust of " + key));
+    if (rewritten.size() != 1) {
+      return Error(ErrorCode::kInternal, Quote(key) + ": expanded trust gave no single document");
+    }
+    out.push_back(std::move(rewritten.front()));
+  }
+  return out;
+}
+
 Result<std::shared_ptr<const Catalog>> BuildCatalog(const Catalog& base,
                                                     const std::vector<ObjectDocument>& changes,
                                                     const std::vector<std::string>& deletions) {

@@ -148,6 +148,15 @@ Result<std::shared_ptr<const Catalog>> BuildCatalog(const Catalog& base,
                                                     const std::vector<ObjectDocument>& changes,
                                                     const std::vector<std::string>& deletions = {});
 
+// The execution roles of `catalog` whose trust shorthand names `name` (an Agent in `agents`, a
+// Workflow in `workflows`), each as a document with the shorthand replaced by the IAM trust
+// document it expands to: every assume is decided as before, and the role no longer refers to
+// `name` (so `name` can be deleted; an object of that name created later is trusted again, as
+// it would be by name). Empty for other kinds and when no role names it.
+Result<std::vector<ObjectDocument>> ExpandTrustShorthandsNaming(const Catalog& catalog,
+                                                                ObjectKind kind,
+                                                                std::string_view name);
+
 // Parses a duration: "900", "900s", "15m", "1h", "1h30m", "12h". Seconds.
 Result<std::int64_t> ParseDuration(std::string_view text);
 

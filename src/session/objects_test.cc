@@ -13,6 +13,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr std::string_view kOrg = R"(apiVersion: xrole/v1
 kind: Human
@@ -839,6 +840,39 @@ TEST(BuildCatalogTest, AgentAccountChangesReachTrustPolicies) {
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_THAT((*r)->roles.at("deployer").trust.json,
               HasSubstr("arn:aws:iam::999988887777:user/xrole/agent/deploy-bot"));
+}
+
+TEST(BuildCatalogTest, ExpandedTrustShorthandDecidesAsBeforeWithoutItsReferences) {
+  std::shared_ptr<const Catalog> base =
+      MustBuild(Concat(MustParse(kOrg, "org.yaml"), MustParse(kRole, "r.yaml")));
+  const std::string trust_before = base->roles.at("deployer").trust.json;
+  struct Named {
+    ObjectKind kind;
+    std::string name;
+  };
+  for (const Named& named :
+       {Named{ObjectKind::kAgent, "deploy-bot"}, Named{ObjectKind::kWorkflow, "deploy"}}) {
+    const std::string key = std::string(ObjectKindName(named.kind)) + "/" + named.name;
+    // The shorthand refers to the object: deleting it alone is refused.
+    EXPECT_FALSE(BuildCatalog(*base, {}, {key}).ok()) << key;
+    Result<std::vector<ObjectDocument>> expanded =
+        ExpandTrustShorthandsNaming(*base, named.kind, named.name);
+    ASSERT_TRUE(expanded.ok()) << expanded.error().message();
+    ASSERT_EQ(expanded->size(), 1u) << key;
+    EXPECT_EQ((*expanded)[0].kind, ObjectKind::kExecutionRole);
+    EXPECT_EQ((*expanded)[0].name, "deployer");
+    EXPECT_THAT((*expanded)[0].canonical_json, Not(HasSubstr("\"agents\"")));
+    EXPECT_THAT((*expanded)[0].canonical_json, Not(HasSubstr("\"humans\"")));
+    // With the expanded role the object can go, and the trust policy is the very same text.
+    Result<std::shared_ptr<const Catalog>> r = BuildCatalog(*base, *expanded, {key});
+    ASSERT_TRUE(r.ok()) << key << ": " << r.error().message();
+    EXPECT_EQ((*r)->roles.at("deployer").trust.json, trust_before) << key;
+    EXPECT_EQ((*r)->roles.at("deployer").permissions.size(), 2u);
+  }
+  // Nothing to expand: an agent no shorthand names, and kinds a shorthand cannot name here.
+  EXPECT_TRUE(ExpandTrustShorthandsNaming(*base, ObjectKind::kAgent, "other-bot")->empty());
+  EXPECT_TRUE(ExpandTrustShorthandsNaming(*base, ObjectKind::kHuman, "bob")->empty());
+  EXPECT_TRUE(ExpandTrustShorthandsNaming(*base, ObjectKind::kExecutionRole, "deployer")->empty());
 }
 
 TEST(BuildCatalogTest, StoredDocumentsMustBeIntact) {

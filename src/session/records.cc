@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace xrole::session {
 namespace {
@@ -61,6 +62,26 @@ nlohmann::json ReasonsJson(const std::vector<policy::Reason>& reasons) {
   xrole::json::Writer writer;
   WriteReasons(writer, reasons);
   return nlohmann::json::parse(writer.text(), nullptr, false);
+}
+
+nlohmann::json OffboardJson(const OffboardResult& result) {
+  const std::pair<const char*, const std::vector<std::string>*> lists[] = {
+      {"revokedSessions", &result.revoked_sessions},
+      {"endedRuns", &result.ended_runs},
+      {"retiredKeys", &result.retired_keys},
+      {"cancelledApprovals", &result.cancelled_approvals},
+      {"rewrittenRoles", &result.rewritten_roles}};
+  nlohmann::json out = {{"kind", result.kind},
+                        {"name", result.name},
+                        {"deleted", result.object},
+                        {"reason", result.reason}};
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [key, ids] : lists) {
+    out[key] = *ids;
+    counts[key] = ids->size();
+  }
+  out["counts"] = std::move(counts);
+  return out;
 }
 
 std::string Iso8601(std::int64_t epoch_seconds) {

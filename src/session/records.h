@@ -29,6 +29,11 @@ struct AccessKeyRecord {
 void WriteReasons(json::Writer& writer, const std::vector<policy::Reason>& reasons);
 nlohmann::json ReasonsJson(const std::vector<policy::Reason>& reasons);
 
+// The one JSON shape of an offboard's outcome, for the API answer and the audit record alike:
+// {kind, name, deleted, reason, revokedSessions, endedRuns, retiredKeys, cancelledApprovals,
+// rewrittenRoles, counts: {the same five names: how many}} (without the audit id).
+nlohmann::json OffboardJson(const OffboardResult& result);
+
 // Epoch seconds as ISO 8601 UTC, "2026-11-29T04:15:43Z".
 std::string Iso8601(std::int64_t epoch_seconds);
 

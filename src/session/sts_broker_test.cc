@@ -326,6 +326,39 @@ TEST_F(StsBrokerTest, RevokedSessionsAndEndedRunsAreInvalid) {
   EXPECT_EQ(ErrorCodeOf(other), "InvalidClientTokenId");
 }
 
+TEST_F(StsBrokerTest, OffboardedAgentSignsNothingEvenOnceRegisteredAgain) {
+  RunRecord run = NewRun();
+  Key session = SessionKey(AssumeOk(RunKey(run), AssumeRoleOf(kReaderArn, "s1")));
+  auto issued = broker_->IssueKey(Caller::Admin(), "agent", "worker", false);
+  ASSERT_TRUE(issued.ok());
+  Key agent_key{issued->access_key_id, issued->secret_access_key, ""};
+  EXPECT_EQ(ErrorCodeOf(agent_key), "ok");
+
+  OffboardRequest offboard;
+  offboard.kind = "agent";
+  offboard.name = "worker";
+  auto offboarded = broker_->Offboard(Caller::Admin(), offboard);
+  ASSERT_TRUE(offboarded.ok()) << offboarded.error().ToString();
+  for (const Key& key : {RunKey(run), agent_key, session}) {
+    EXPECT_EQ(ErrorCodeOf(key), "InvalidClientTokenId") << key.access_key_id;
+  }
+
+  // The same agent applied again is a new principal: none of the old keys sign for it.
+  auto docs = ParseObjectDocuments(R"(apiVersion: xrole/v1
+kind: Agent
+metadata: {name: worker}
+spec: {tags: {tier: gold}}
+)",
+                                   "test.yaml");
+  ASSERT_TRUE(docs.ok());
+  ASSERT_TRUE(broker_->Apply(Caller::Admin(), *docs, {}, false).ok());
+  for (const Key& key : {RunKey(run), agent_key, session}) {
+    EXPECT_EQ(ErrorCodeOf(key), "InvalidClientTokenId") << key.access_key_id;
+  }
+  RunRecord fresh = NewRun();
+  AssumeOk(RunKey(fresh), AssumeRoleOf(kReaderArn, "s2"));
+}
+
 TEST_F(StsBrokerTest, ApprovalIsFoundForTheSameCallAndUsedOnce) {
   RunRecord run = NewRun();
   auto request = AssumeRoleOf(kGatedArn, "deploy-1");

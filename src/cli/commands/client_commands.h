@@ -29,6 +29,22 @@ int RunRoles(const ClientOptions& client, const std::string& name);
 // Exit 1 when any role drifts, so that a pipeline can stop on it.
 int RunDrift(const ClientOptions& client, const std::string& workflow);
 
+// ---- offboarding and access review ----
+
+struct OffboardOptions {
+  std::string kind;  // "agent", "role" or "workflow"
+  std::string name;
+  std::string reason;
+};
+// `xrole offboard agent|role|workflow NAME` (POST /v1/offboard): prints what was revoked,
+// ended, retired, cancelled and rewritten.
+int RunOffboard(const ClientOptions& client, const OffboardOptions& options);
+
+// `xrole review [--stale-days N]` (GET /v1/review): one finding per role, agent or access key
+// to look at, with a suggested action. Exit 1 when there is any finding, so that a pipeline can
+// stop on it. `stale_days` 0 leaves the server's default (30).
+int RunReview(const ClientOptions& client, std::int64_t stale_days);
+
 // ---- credentials and keys ----
 
 // `xrole agent|human credentials|rotate NAME`: issues an access key pair (the secret is shown
