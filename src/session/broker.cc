@@ -1271,7 +1271,13 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     return refuse(NotFound("no execution role named " + Quote(request.role)));
   }
   const ExecutionRole& role = role_it->second;
-  const Workflow& workflow = catalog.workflows.at(run.workflow);
+  auto workflow_it = catalog.workflows.find(run.workflow);
+  if (workflow_it == catalog.workflows.end()) {  // deleted by an apply while the run lives
+    lock.unlock();
+    return refuse(Denied("workflow " + Quote(run.workflow) + " of run " + Quote(run.id) +
+                         " no longer exists"));
+  }
+  const Workflow& workflow = workflow_it->second;
   if (std::find(workflow.roles.begin(), workflow.roles.end(), role.name) == workflow.roles.end()) {
     lock.unlock();
     return refuse(

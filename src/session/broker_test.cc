@@ -520,6 +520,24 @@ spec: {roles: [no-such-role]}
   EXPECT_EQ(StoredObjects(), stored_before);
 }
 
+TEST_F(BrokerTest, AssumeInARunWhoseWorkflowWasDeletedIsRefused) {
+  auto applied = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
+kind: Workflow
+metadata: {name: temporary}
+spec: {roles: [reader]}
+)"),
+                                {}, false);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  RunRecord run = NewRun("temporary");
+  auto deleted = broker_->Apply(Caller::Admin(), {}, {"Workflow/temporary"}, false);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  auto assumed = broker_->Assume(Caller::OfAgent("worker"), Request("reader", run));
+  ASSERT_FALSE(assumed.ok());
+  EXPECT_EQ(assumed.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(assumed.error().message(), HasSubstr("workflow `temporary` of run"));
+  EXPECT_THAT(assumed.error().message(), HasSubstr("no longer exists"));
+}
+
 TEST_F(BrokerTest, ApplyDryRunChangesNothing) {
   std::set<std::string> stored_before = StoredObjects();
   std::size_t audit_before = Audit().size();
