@@ -169,10 +169,7 @@ void AuditLog::WriterLoop() {
       if (options_.commit_delay.count() > 0 &&
           last_batch_size_ >= options_.commit_delay_min_batch &&
           queue_.size() < options_.max_batch && !stopping_) {
-        delaying_ = true;
-        wake_.wait_until(lock, queue_.front().queued_at + options_.commit_delay,
-                         [this] { return stopping_ || queue_.size() >= options_.max_batch; });
-        delaying_ = false;
+        WaitForFullerBatch(lock);
       }
       std::size_t count = std::min(queue_.size(), options_.max_batch);
       std::vector<Entry> entries;
@@ -206,6 +203,25 @@ void AuditLog::WriterLoop() {
   bool pending = CheckpointPending();
   lock.unlock();
   if (pending) CommitEntries({}, /*final=*/true);
+}
+
+void AuditLog::WaitForFullerBatch(std::unique_lock<std::mutex>& lock) {
+  using SteadyClock = std::chrono::steady_clock;
+  // Waiting pays only while entries keep coming: a pause of `gap` means the callers are waiting
+  // for this commit (a closed loop of clients), so it commits at once.
+  const auto gap =
+      std::max<SteadyClock::duration>(options_.commit_delay / 4, std::chrono::microseconds(50));
+  const SteadyClock::time_point deadline = queue_.front().queued_at + options_.commit_delay;
+  delaying_ = true;
+  while (!stopping_ && queue_.size() < options_.max_batch) {
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (now >= deadline) break;
+    const std::size_t seen = queue_.size();
+    wake_.wait_until(lock, std::min(deadline, now + gap),
+                     [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+    if (queue_.size() == seen) break;
+  }
+  delaying_ = false;
 }
 
 void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {

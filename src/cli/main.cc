@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   serve_cmd
       ->add_option("--audit-commit-delay-us", serve.audit_commit_delay_us,
                    "while busy, wait up to this long for more audit records per transaction")
+      ->capture_default_str()
       ->check(CLI::Range(0LL, 100000LL));
 
   // ---- client commands: a running server through its HTTP/JSON API ----

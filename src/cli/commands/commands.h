@@ -32,7 +32,7 @@ struct ServeOptions {
   int io_threads = 2;
   int workers = 16;
   long long min_session_seconds = 60;
-  long long audit_commit_delay_us = 0;  // see audit::AuditLogOptions::commit_delay
+  long long audit_commit_delay_us = 500;  // see audit::AuditLogOptions::commit_delay
 };
 
 // `xrole serve`: runs the broker and its HTTP API until SIGINT/SIGTERM.
