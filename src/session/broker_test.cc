@@ -1941,6 +1941,20 @@ class OffboardTest : public BrokerTest {
     EXPECT_EQ(r.error_code, "revoked") << session.session.id;
   }
 
+  // Why a run of `workflow` for `agent` cannot start (kInternal if it can).
+  ErrorCode StartRunError(std::string workflow, std::string agent) {
+    StartRunRequest start;
+    start.workflow = std::move(workflow);
+    start.agent = std::move(agent);
+    auto run = broker_->StartRun(Caller::Admin(), start);
+    return run.ok() ? ErrorCode::kInternal : run.error().code();
+  }
+
+  // The catalog's canonical JSON of `object` ("Kind/name").
+  std::string CatalogDocument(const std::string& object) {
+    return broker_->catalog()->documents.at(object).canonical_json;
+  }
+
   void ExpectAuditVerifies() {
     auto report = broker_->VerifyAudit(Caller::Admin());
     ASSERT_TRUE(report.ok());
@@ -2017,15 +2031,11 @@ TEST_F(OffboardTest, AgentLeavesNoSessionRunKeyOrApprovalBehind) {
   EXPECT_EQ(ApprovalStatus(approval), "cancelled");
   EXPECT_FALSE(broker_->catalog()->agents.count("worker"));
   EXPECT_FALSE(StoredObjects().count("Agent/worker"));
-  StartRunRequest start;
-  start.workflow = "main";
-  start.agent = "worker";
-  EXPECT_EQ(broker_->StartRun(Caller::Admin(), start).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(StartRunError("main", "worker"), ErrorCode::kNotFound);
   // The scout is untouched, and the expanded trust of `reader` still admits it.
   EXPECT_TRUE(KeyWorks(*scout_key));
   EXPECT_EQ(Check(scout_own, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
-  const std::string& reader_document =
-      broker_->catalog()->documents.at("ExecutionRole/reader").canonical_json;
+  const std::string reader_document = CatalogDocument("ExecutionRole/reader");
   EXPECT_EQ(reader_document.find("\"agents\""), std::string::npos) << reader_document;
   EXPECT_NE(reader_document.find("user/xrole/agent/worker"), std::string::npos);
   AssumeResult scout_again = MustAssume(Caller::OfAgent("scout"), Request("reader", scout_run));
@@ -2162,13 +2172,9 @@ spec: {roles: [reader, prod], maxRunDuration: 30m}
   EXPECT_EQ(ApprovalStatus(main_approval), "pending");
   EXPECT_FALSE(broker_->catalog()->workflows.count("short"));
   EXPECT_FALSE(StoredObjects().count("Workflow/short"));
-  StartRunRequest start;
-  start.workflow = "short";
-  start.agent = "worker";
-  EXPECT_EQ(broker_->StartRun(Caller::Admin(), start).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(StartRunError("short", "worker"), ErrorCode::kNotFound);
   // `reader`'s trust still requires one of its workflows: `main` works as before.
-  const std::string& reader_document =
-      broker_->catalog()->documents.at("ExecutionRole/reader").canonical_json;
+  const std::string reader_document = CatalogDocument("ExecutionRole/reader");
   EXPECT_EQ(reader_document.find("\"workflows\""), std::string::npos) << reader_document;
   EXPECT_NE(reader_document.find("xrole:Workflow"), std::string::npos);
   EXPECT_EQ(Check(in_main, "s3:GetObject", kDataObject).decision, Decision::kAllowed);
