@@ -481,8 +481,10 @@ struct Api::Impl {
     for (const auto& c : applied.changes) {
       changes.push_back({{"object", c.object}, {"action", c.action}});
     }
-    return JsonResponse(200,
-                        {{"changes", changes}, {"dryRun", dry_run}, {"auditId", applied.audit_id}});
+    return JsonResponse(200, {{"changes", changes},
+                              {"retiredKeys", applied.retired_keys},
+                              {"dryRun", dry_run},
+                              {"auditId", applied.audit_id}});
   }
 
   Result<HttpResponse> Offboard(const Caller& caller, const json& body) {

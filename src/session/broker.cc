@@ -912,13 +912,58 @@ Result<ApplyResult> Broker::Apply(const Caller& caller,
     }
   }
   if (dry_run) return result;
+  audit::Event event = s.MakeEvent("apply", caller);
+  event.outcome = "ok";
+  std::unique_lock lock(s.mutex);
+  // A deleted agent or human takes its access keys with it: they would otherwise work again if
+  // the name were applied later. An agent with a live run or session is not deleted here:
+  // `xrole offboard agent` ends that work explicitly. Every check runs before anything changes.
+  const std::int64_t now = s.Now();
+  std::vector<const ObjectDocument*> deleted_principals;
+  for (const auto& [key, document] : base->documents) {
+    if ((*next)->documents.count(key) > 0) continue;
+    if (document.kind == ObjectKind::kHuman) deleted_principals.push_back(&document);
+    if (document.kind != ObjectKind::kAgent) continue;
+    deleted_principals.push_back(&document);
+    const bool live_run = std::any_of(s.runs.begin(), s.runs.end(), [&](const auto& entry) {
+      return entry.second.agent == document.name && s.RunLive(entry.second, now);
+    });
+    const bool live_session =
+        std::any_of(s.sessions.begin(), s.sessions.end(), [&](const auto& entry) {
+          const SessionRecord& record = entry.second.record;
+          return record.agent == document.name && record.status == "active" &&
+                 record.expires_at > now;
+        });
+    if (live_run || live_session) {
+      lock.unlock();
+      Error error(ErrorCode::kConflict, "cannot delete " + key + ": it still has a live " +
+                                            (live_run ? "run" : "session") +
+                                            "; `xrole offboard agent " + document.name +
+                                            "` ends its work and deletes it");
+      s.AuditRefusal(caller, "apply", error);
+      return error;
+    }
+  }
+  for (const ObjectDocument* principal : deleted_principals) {
+    const std::string_view principal_kind =
+        principal->kind == ObjectKind::kAgent ? "agent" : "human";
+    for (auto& [id, access_key] : s.access_keys) {
+      if (access_key.principal_kind != principal_kind || access_key.principal != principal->name ||
+          access_key.status != "active") {
+        continue;
+      }
+      access_key.status = "revoked";
+      mutations.push_back({store::Table::kAccessKeys, id, EncodeAccessKey(access_key)});
+      result.retired_keys.push_back(id);
+    }
+  }
+  std::sort(result.retired_keys.begin(), result.retired_keys.end());
   json changes = json::array();
   for (const auto& c : result.changes)
     changes.push_back({{"object", c.object}, {"action", c.action}});
-  audit::Event event = s.MakeEvent("apply", caller);
-  event.outcome = "ok";
-  event.details_json = Dump({{"changes", changes}});
-  std::unique_lock lock(s.mutex);
+  json details = {{"changes", changes}};
+  if (!result.retired_keys.empty()) details["retiredKeys"] = result.retired_keys;
+  event.details_json = Dump(details);
   s.SetCatalog(*next);
   s.RecompileSessions();
   auto committed = s.Enqueue(std::move(mutations), std::move(event));

@@ -146,6 +146,8 @@ struct ApplyResult {
     std::string action;  // "created", "updated", "unchanged", "deleted"
   };
   std::vector<Change> changes;
+  // Access keys of deleted agents and humans, revoked in the same transaction.
+  std::vector<std::string> retired_keys;
   bool dry_run = false;
   std::int64_t audit_id = 0;
 };

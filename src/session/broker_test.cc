@@ -520,6 +520,58 @@ spec: {roles: [no-such-role]}
   EXPECT_EQ(StoredObjects(), stored_before);
 }
 
+TEST_F(BrokerTest, DeletingAPrincipalRetiresItsKeysAndKeepsLiveWorkAlive) {
+  constexpr std::string_view kPrincipals = R"(apiVersion: xrole/v1
+kind: Human
+metadata: {name: erin}
+spec: {email: erin@example.com}
+---
+apiVersion: xrole/v1
+kind: Agent
+metadata: {name: temp}
+spec: {sponsor: alice}
+)";
+  auto applied = broker_->Apply(Caller::Admin(), Docs(kPrincipals), {}, false);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  auto human_key = broker_->IssueKey(Caller::Admin(), "human", "erin", false);
+  auto agent_key = broker_->IssueKey(Caller::Admin(), "agent", "temp", false);
+  ASSERT_TRUE(human_key.ok() && agent_key.ok());
+  auto works = [this](const IssuedKey& key) {
+    return broker_->Authenticate("Bearer " + key.access_key_id + ":" + key.secret_access_key).ok();
+  };
+  ASSERT_TRUE(works(*human_key) && works(*agent_key));
+
+  // An agent with a live run is not deleted by an apply (offboarding ends its work).
+  RunRecord run = NewRun("short", "temp");
+  std::set<std::string> stored_before = StoredObjects();
+  auto refused = broker_->Apply(Caller::Admin(), {}, {"Agent/temp", "Human/erin"}, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_THAT(refused.error().message(), HasSubstr("live run"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("xrole offboard agent temp"));
+  EXPECT_TRUE(broker_->catalog()->agents.count("temp"));
+  EXPECT_TRUE(broker_->catalog()->humans.count("erin"));
+  EXPECT_EQ(StoredObjects(), stored_before);
+  EXPECT_TRUE(works(*human_key) && works(*agent_key));
+
+  // Once the run is over, the deletion retires both principals' keys in the same transaction,
+  // and applying the names again does not bring the old keys back.
+  ASSERT_TRUE(broker_->EndRun(Caller::Admin(), run.id).ok());
+  auto deleted = broker_->Apply(Caller::Admin(), {}, {"Agent/temp", "Human/erin"}, false);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  std::vector<std::string> expected = {human_key->access_key_id, agent_key->access_key_id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(deleted->retired_keys, expected);
+  EXPECT_FALSE(works(*human_key));
+  EXPECT_FALSE(works(*agent_key));
+  ASSERT_TRUE(broker_->Apply(Caller::Admin(), Docs(kPrincipals), {}, false).ok());
+  EXPECT_FALSE(works(*human_key));
+  EXPECT_FALSE(works(*agent_key));
+  Reopen();
+  EXPECT_FALSE(works(*human_key));
+  EXPECT_FALSE(works(*agent_key));
+}
+
 TEST_F(BrokerTest, AssumeInARunWhoseWorkflowWasDeletedIsRefused) {
   auto applied = broker_->Apply(Caller::Admin(), Docs(R"(apiVersion: xrole/v1
 kind: Workflow

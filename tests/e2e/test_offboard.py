@@ -123,6 +123,40 @@ class OffboardTest(CliMixin, ServerTestCase):
 
         self.assertIn("ok", self.xrole("audit", "verify").stdout.lower())
 
+    def test_apply_delete_retires_a_principals_keys(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as principals:
+            principals.write("apiVersion: xrole/v1\nkind: Human\nmetadata: {name: frank}\n"
+                             "spec: {email: frank@example.com}\n---\n"
+                             "apiVersion: xrole/v1\nkind: Agent\nmetadata: {name: scratch}\n"
+                             "spec: {sponsor: alice}\n")
+        self.addCleanup(os.unlink, principals.name)
+        self.xrole("apply", "-f", principals.name)
+        frank = self.server.human("frank")
+        scratch = self.server.agent("scratch")
+        keys = sorted(client.token.split(":")[0] for client in (frank, scratch))
+        self.assertStatus(frank.get("/v1/review"), 200)
+
+        # An agent in the middle of a run is not deleted by an apply, nor is anything else in it.
+        run = scratch.start_run("data-enrichment")
+        self.assertStatus(run, 201)
+        refused = self.xrole("apply", "--delete", "Agent/scratch,Human/frank", expect=EXIT_REFUSED)
+        self.assertIn("live run", refused.stderr)
+        self.assertIn("xrole offboard agent scratch", refused.stderr)
+        self.assertStatus(frank.get("/v1/review"), 200)
+
+        # With the run over, both go, and their keys with them.
+        self.assertStatus(scratch.post("/v1/runs/%s/end" % run.json["runId"]), 200)
+        out = self.xrole("apply", "--delete", "Agent/scratch,Human/frank").stdout
+        for key in keys:
+            self.assertIn("retired access key " + key, out)
+        self.assertStatus(frank.get("/v1/review"), 401)
+        self.assertStatus(scratch.start_run("data-enrichment"), 401)
+        # Registered again, the names do not bring the old keys back.
+        self.xrole("apply", "-f", principals.name)
+        self.assertStatus(frank.get("/v1/review"), 401)
+        self.assertStatus(scratch.start_run("data-enrichment"), 401)
+        self.xrole("apply", "--delete", "Agent/scratch,Human/frank")
+
     def test_who_may_and_what_is_refused(self):
         ir = self.server.agent("ir-agent")
         self.assertStatus(self.offboard("agent", "ir-agent", client=ir), 403,

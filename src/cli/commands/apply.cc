@@ -131,6 +131,9 @@ int RunApply(const ClientOptions& client_options, const ApplyOptions& options) {
   } else {
     std::printf(" (audit record %s)\n", JsonText(result, "auditId").c_str());
   }
+  for (const auto& key : result.value("retiredKeys", json::array())) {
+    if (key.is_string()) std::printf("retired access key %s\n", key.get<std::string>().c_str());
+  }
   return kExitOk;
 }
 
