@@ -39,8 +39,8 @@ constexpr bool TablesAreInEnumOrder() {
 static_assert(TablesAreInEnumOrder(), "kTables[i] must be the Table whose value is i");
 
 // Busy handler of every connection. SQLite's own (busy_timeout) sleeps 1, 2, 5, 10 ms... between
-// attempts, so a lock that another connection holds for microseconds (the checkpointer
-// re-reading the WAL index under the write lock) costs a commit several milliseconds. This one
+// attempts, so a lock that another connection (the checkpointer, a reader, another process)
+// holds for microseconds would cost a commit several milliseconds. This one
 // retries every 50 µs for the first 20 ms, then every millisecond, and gives up after about 5 s
 // as busy_timeout = 5000 did (the caller then sees SQLITE_BUSY: kUnavailable).
 int RetrySoon(void*, int attempts) {
