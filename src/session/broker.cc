@@ -925,14 +925,14 @@ Result<ApplyResult> Broker::Apply(const Caller& caller,
     if (document.kind == ObjectKind::kHuman) deleted_principals.push_back(&document);
     if (document.kind != ObjectKind::kAgent) continue;
     deleted_principals.push_back(&document);
+    const std::string& agent = document.name;  // structured bindings cannot be captured (C++17)
     const bool live_run = std::any_of(s.runs.begin(), s.runs.end(), [&](const auto& entry) {
-      return entry.second.agent == document.name && s.RunLive(entry.second, now);
+      return entry.second.agent == agent && s.RunLive(entry.second, now);
     });
     const bool live_session =
         std::any_of(s.sessions.begin(), s.sessions.end(), [&](const auto& entry) {
           const SessionRecord& record = entry.second.record;
-          return record.agent == document.name && record.status == "active" &&
-                 record.expires_at > now;
+          return record.agent == agent && record.status == "active" && record.expires_at > now;
         });
     if (live_run || live_session) {
       lock.unlock();
