@@ -2100,6 +2100,17 @@ std::optional<ObjectKind> OffboardKind(std::string_view kind) {
   return std::nullopt;
 }
 
+// The workflows whose `roles` list names `role`, in name order.
+std::vector<std::string> WorkflowsListing(const Catalog& catalog, std::string_view role) {
+  std::vector<std::string> listing;
+  for (const auto& [name, workflow] : catalog.workflows) {
+    if (std::find(workflow.roles.begin(), workflow.roles.end(), role) != workflow.roles.end()) {
+      listing.push_back(name);
+    }
+  }
+  return listing;
+}
+
 // "`a`, `b`".
 std::string QuoteAll(const std::vector<std::string>& names) {
   std::string out;
@@ -2140,12 +2151,7 @@ Result<OffboardResult> Broker::Offboard(const Caller& caller, const OffboardRequ
     return refuse(NotFound("no " + std::string(noun) + " named " + Quote(name)));
   }
   if (is_role) {
-    std::vector<std::string> listing;
-    for (const auto& [workflow_name, workflow] : base->workflows) {
-      if (std::find(workflow.roles.begin(), workflow.roles.end(), name) != workflow.roles.end()) {
-        listing.push_back(workflow_name);
-      }
-    }
+    const std::vector<std::string> listing = WorkflowsListing(*base, name);
     if (!listing.empty()) {
       return refuse(Error(ErrorCode::kConflict,
                           "execution role " + Quote(name) + " is still listed by workflow " +
@@ -2323,12 +2329,7 @@ Result<ReviewReport> Broker::Review(const Caller& caller, std::int64_t stale_day
   const std::int64_t today = now / kSecondsPerDay;
   for (const auto& [name, role] : catalog.roles) {
     ++report.roles;
-    std::vector<std::string> listing;
-    for (const auto& [workflow_name, workflow] : catalog.workflows) {
-      if (std::find(workflow.roles.begin(), workflow.roles.end(), name) != workflow.roles.end()) {
-        listing.push_back(workflow_name);
-      }
-    }
+    const std::vector<std::string> listing = WorkflowsListing(catalog, name);
     const std::string offboard = (listing.empty() ? std::string()
                                                   : "remove it from workflow " + QuoteAll(listing) +
                                                         " (xrole apply), then: ") +
