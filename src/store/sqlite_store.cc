@@ -1,23 +1,30 @@
 // The SQLite backend of Store. One write connection (WAL, BEGIN IMMEDIATE per batch, prepared
 // statements kept for the life of the store) guarded by its own mutex, and one read connection
 // guarded by another: WAL readers see the last committed snapshot and never wait for a writer.
+// The audit records of batches that change no state go to append-only segment files beside the
+// database (audit_segments.h) unless SqliteOptions::audit_segments is off; the chain is read
+// back as the union of both, by seq.
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/thread_name.h"
+#include "store/audit_segments.h"
 #include "store/migrations.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -74,11 +81,12 @@ Status CreateOwnerOnly(const std::string& path) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, bool full_sync)
+  SqliteStore(std::string path, const SqliteOptions& options)
       : path_(std::move(path)),
         // Debian's SQLite reads a name starting with "file:" as a URI; "./" keeps it a name.
         file_name_(path_.starts_with("file:") ? "./" + path_ : path_),
-        full_sync_(full_sync) {}
+        full_sync_(options.full_sync),
+        audit_segments_(options.audit_segments) {}
 
   ~SqliteStore() override { StopCheckpointer(); }
 
@@ -91,7 +99,11 @@ class SqliteStore final : public Store {
   Result<std::optional<AuditRow>> LastAudit() override;
   Result<std::vector<CheckpointRow>> ReadCheckpoints() override;
   std::string Describe() const override {
-    return "sqlite:" + path_ + (full_sync_ ? "?sync=full" : "");
+    std::string options;
+    if (full_sync_) options += "&sync=full";
+    if (!audit_segments_) options += "&audit=table";
+    if (!options.empty()) options[0] = '?';
+    return "sqlite:" + path_ + options;
   }
 
  private:
@@ -115,7 +127,11 @@ class SqliteStore final : public Store {
   Status Configure(sqlite::Connection& connection, bool writer);
   Status PrepareWriter();
   Status PrepareReader();
-  Status ApplyBatch(const Batch& batch);
+  // Applies the batch's mutations, checkpoints and, with `with_audit`, its audit rows.
+  Status ApplyBatch(const Batch& batch, bool with_audit);
+  // One SQLite transaction around ApplyBatch. REQUIRES: write_mutex_ held.
+  Status CommitToDatabase(const Batch& batch, bool with_audit);
+  Result<std::optional<AuditRow>> LastDatabaseAudit();
   Status ApplyMutation(const Mutation& mutation);
   Status InsertAudit(const AuditRow& row);
   Status InsertCheckpoint(const CheckpointRow& row);
@@ -132,8 +148,11 @@ class SqliteStore final : public Store {
   const std::string path_;       // as given, for messages
   const std::string file_name_;  // as passed to SQLite
   const bool full_sync_;
+  const bool audit_segments_;  // audit rows of batches without mutations go to segments_
+  std::unique_ptr<AuditSegments> segments_;
   std::mutex write_mutex_;
   Writer writer_;
+  std::int64_t last_audit_seq_ = 0;  // of the whole chain; guarded by write_mutex_
   std::mutex read_mutex_;
   Reader reader_;
 
@@ -286,6 +305,12 @@ Status SqliteStore::Open() {
     return Failure(configured.error(), "configure for reading");
   }
   if (auto prepared = PrepareReader(); !prepared.ok()) return Failure(prepared.error(), "prepare");
+  auto segments = AuditSegments::Open(file_name_ + "-audit", full_sync_);
+  if (!segments.ok()) return Failure(segments.error(), "open audit segments");
+  segments_ = std::move(segments).value();
+  auto last = LastDatabaseAudit();
+  if (!last.ok()) return last.error();
+  last_audit_seq_ = std::max(*last ? (*last)->seq : 0, segments_->last_seq());
   if (auto started = StartCheckpointer(); !started.ok()) {
     return Failure(started.error(), "start the checkpointer");
   }
@@ -355,9 +380,11 @@ Status SqliteStore::InsertCheckpoint(const CheckpointRow& row) {
   return OkStatus();
 }
 
-Status SqliteStore::ApplyBatch(const Batch& batch) {
+Status SqliteStore::ApplyBatch(const Batch& batch, bool with_audit) {
   for (const Mutation& mutation : batch.mutations) XROLE_RETURN_IF_ERROR(ApplyMutation(mutation));
-  for (const AuditRow& row : batch.audit) XROLE_RETURN_IF_ERROR(InsertAudit(row));
+  if (with_audit) {
+    for (const AuditRow& row : batch.audit) XROLE_RETURN_IF_ERROR(InsertAudit(row));
+  }
   for (const CheckpointRow& row : batch.checkpoints) XROLE_RETURN_IF_ERROR(InsertCheckpoint(row));
   return OkStatus();
 }
@@ -365,8 +392,36 @@ Status SqliteStore::ApplyBatch(const Batch& batch) {
 Status SqliteStore::Commit(const Batch& batch) {
   if (batch.empty()) return OkStatus();
   std::lock_guard lock(write_mutex_);
+  if (!batch.audit.empty() && batch.audit.front().seq <= last_audit_seq_) {
+    return Failure(
+        Error(ErrorCode::kConflict, "audit seq " + std::to_string(batch.audit.front().seq) +
+                                        " already exists (the chain ends at " +
+                                        std::to_string(last_audit_seq_) + ")"),
+        "commit");
+  }
+  const bool to_segments = audit_segments_ && batch.mutations.empty() && !batch.audit.empty();
+  if (to_segments) {
+    // The records first: a checkpoint must never be durable without the records it pins.
+    if (auto appended = segments_->Append(batch.audit); !appended.ok()) {
+      return Failure(appended.error(), "commit");
+    }
+    if (!batch.checkpoints.empty()) {
+      if (Status committed = CommitToDatabase(batch, /*with_audit=*/false); !committed.ok()) {
+        (void)segments_->Discard();
+        return committed;
+      }
+    }
+    segments_->Publish();
+  } else {
+    XROLE_RETURN_IF_ERROR(CommitToDatabase(batch, /*with_audit=*/true));
+  }
+  if (!batch.audit.empty()) last_audit_seq_ = batch.audit.back().seq;
+  return OkStatus();
+}
+
+Status SqliteStore::CommitToDatabase(const Batch& batch, bool with_audit) {
   if (auto begun = writer_.begin.Run(); !begun.ok()) return Failure(begun.error(), "commit: begin");
-  Status applied = ApplyBatch(batch);
+  Status applied = ApplyBatch(batch, with_audit);
   if (applied.ok()) {
     applied = writer_.commit.Run();
     if (applied.ok()) return OkStatus();
@@ -431,22 +486,44 @@ Result<std::vector<AuditRow>> SqliteStore::ReadAudit(std::int64_t after_seq, std
   if (limit != 0 && limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
     sql_limit = static_cast<std::int64_t>(limit);
   }
-  std::lock_guard lock(read_mutex_);
-  sqlite::Statement& read = reader_.read_audit;
-  sqlite::ResetOnExit reset(read);
-  std::string what = "read audit after " + std::to_string(after_seq);
-  if (auto bound = read.BindInt64(1, after_seq); !bound.ok()) return Failure(bound.error(), what);
-  if (auto bound = read.BindInt64(2, sql_limit); !bound.ok()) return Failure(bound.error(), what);
   std::vector<AuditRow> rows;
-  while (true) {
-    auto row = read.Step();
-    if (!row.ok()) return Failure(row.error(), what);
-    if (!*row) return rows;
-    rows.push_back(ReadAuditRow(read));
+  std::string what = "read audit after " + std::to_string(after_seq);
+  {
+    std::lock_guard lock(read_mutex_);
+    sqlite::Statement& read = reader_.read_audit;
+    sqlite::ResetOnExit reset(read);
+    if (auto bound = read.BindInt64(1, after_seq); !bound.ok()) return Failure(bound.error(), what);
+    if (auto bound = read.BindInt64(2, sql_limit); !bound.ok()) return Failure(bound.error(), what);
+    while (true) {
+      auto row = read.Step();
+      if (!row.ok()) return Failure(row.error(), what);
+      if (!*row) break;
+      rows.push_back(ReadAuditRow(read));
+    }
   }
+  auto from_segments = segments_->Read(after_seq, limit);
+  if (!from_segments.ok()) return Failure(from_segments.error(), what);
+  if (from_segments->empty()) return rows;
+  // Both parts are in seq order; a seq stored in both (only by editing them) appears twice.
+  std::vector<AuditRow> merged;
+  merged.reserve(rows.size() + from_segments->size());
+  std::merge(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()),
+             std::make_move_iterator(from_segments->begin()),
+             std::make_move_iterator(from_segments->end()), std::back_inserter(merged),
+             [](const AuditRow& a, const AuditRow& b) { return a.seq < b.seq; });
+  if (limit != 0 && merged.size() > limit) merged.resize(limit);
+  return merged;
 }
 
 Result<std::optional<AuditRow>> SqliteStore::LastAudit() {
+  XROLE_ASSIGN_OR_RETURN(std::optional<AuditRow> last, LastDatabaseAudit());
+  auto from_segments = segments_->Last();
+  if (!from_segments.ok()) return Failure(from_segments.error(), "read last audit row");
+  if (*from_segments && (!last || (*from_segments)->seq > last->seq)) return *from_segments;
+  return last;
+}
+
+Result<std::optional<AuditRow>> SqliteStore::LastDatabaseAudit() {
   std::lock_guard lock(read_mutex_);
   sqlite::Statement& last = reader_.last_audit;
   sqlite::ResetOnExit reset(last);
@@ -485,7 +562,7 @@ Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path, const SqliteO
                      ": an in-memory database cannot be shared by the read and write "
                      "connections; use a file");
   }
-  auto store = std::make_unique<SqliteStore>(path, options.full_sync);
+  auto store = std::make_unique<SqliteStore>(path, options);
   XROLE_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -13,7 +13,7 @@ bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// Splits "PATH?sync=full" into PATH and options. Only `sync` is known.
+// Splits "PATH?sync=full&audit=table" into PATH and options.
 Result<std::string> ParseSqliteUrl(std::string_view url, std::string_view rest,
                                    SqliteOptions& options) {
   std::size_t question = rest.find('?');
@@ -32,10 +32,14 @@ Result<std::string> ParseSqliteUrl(std::string_view url, std::string_view rest,
       options.full_sync = true;
     } else if (param == "sync=normal") {
       options.full_sync = false;
+    } else if (param == "audit=segments") {
+      options.audit_segments = true;
+    } else if (param == "audit=table") {
+      options.audit_segments = false;
     } else {
-      return Error(ErrorCode::kInvalidArgument, "store url " + Quoted(url) + ": unknown option " +
-                                                    Quoted(param) +
-                                                    " (known: `sync=normal`, `sync=full`)");
+      return Error(ErrorCode::kInvalidArgument,
+                   "store url " + Quoted(url) + ": unknown option " + Quoted(param) +
+                       " (known: `sync=normal`, `sync=full`, `audit=segments`, `audit=table`)");
     }
   }
   return path;

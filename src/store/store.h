@@ -95,7 +95,7 @@ class Store {
   virtual Result<std::optional<AuditRow>> LastAudit() = 0;
   virtual Result<std::vector<CheckpointRow>> ReadCheckpoints() = 0;
 
-  // "sqlite:/path/to/xrole.db" ("?sync=full" appended when opened so).
+  // "sqlite:/path/to/xrole.db" (options that differ from the defaults appended as in the URL).
   virtual std::string Describe() const = 0;
 };
 
@@ -105,6 +105,11 @@ class Store {
 // also survives power loss, at the cost of an fsync per commit.
 struct SqliteOptions {
   bool full_sync = false;
+  // Where the audit records of a batch without mutations (decisions) go: true, to append-only
+  // segment files in the directory `<database>-audit` (src/store/audit_segments.h), each record
+  // written once; false (URL "?audit=table"), to the `audit_log` table like every other record.
+  // Records already in either place are read back whatever this says.
+  bool audit_segments = true;
 };
 
 // Opens (creating if needed, mode 0600) the SQLite database at `path` and brings its schema up
@@ -113,9 +118,10 @@ struct SqliteOptions {
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
                                           const SqliteOptions& options = {});
 
-// Opens a store from a URL: "sqlite:PATH" or a bare PATH, optionally followed by "?sync=full"
-// or "?sync=normal". "postgres://..." and "postgresql://..." are recognised but not built yet
-// (kUnavailable); any other scheme is kInvalidArgument.
+// Opens a store from a URL: "sqlite:PATH" or a bare PATH, optionally followed by options
+// "sync=full" or "sync=normal", "audit=segments" or "audit=table" ("?a&b"). "postgres://..." and
+// "postgresql://..." are recognised but not built yet (kUnavailable); any other scheme is
+// kInvalidArgument.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
 }  // namespace xrole::store

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/audit_segments.h"
 #include "store/migrations.h"
 
 namespace xrole::store {
@@ -293,15 +295,30 @@ TEST_F(SqliteStoreTest, InvalidDocumentsAndDuplicateCheckpointsAreRejectedWhole)
   EXPECT_EQ((*checkpoints)[0].hash, "h");
 }
 
+// The chain is read back in seq order across both places it is kept: the audit_log table
+// (batches with state changes) and the segment files (batches of records only).
 TEST_F(SqliteStoreTest, ReadAuditHonoursAfterAndLimitInSeqOrder) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   Batch first;
-  first.audit = {Audit(1), Audit(2), Audit(3), Audit(4)};
+  first.mutations = {Upsert(Table::kRuns, "run-1", "{}")};
+  first.audit = {Audit(1), Audit(2), Audit(3)};
   ASSERT_TRUE(store->Commit(first).ok());
-  Batch second;  // inserted out of order; read back in seq order
-  second.audit = {Audit(7), Audit(5), Audit(6), Audit(9), Audit(8), Audit(10)};
+  Batch second;
+  second.audit = {Audit(4), Audit(5), Audit(6)};
   ASSERT_TRUE(store->Commit(second).ok());
+  Batch third;
+  third.mutations = {Upsert(Table::kRuns, "run-2", "{}")};
+  third.audit = {Audit(7)};
+  ASSERT_TRUE(store->Commit(third).ok());
+  Batch fourth;
+  fourth.audit = {Audit(8), Audit(9), Audit(10)};
+  ASSERT_TRUE(store->Commit(fourth).ok());
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Rows("SELECT seq FROM audit_log ORDER BY seq"),
+              (std::vector<std::string>{"1", "2", "3", "7"}));
+  }
 
   auto seqs = [&](std::int64_t after, std::size_t limit) {
     std::vector<std::int64_t> out;
@@ -327,7 +344,7 @@ TEST_F(SqliteStoreTest, LastAuditIsTheHighestSeq) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
   Batch batch;
-  batch.audit = {Audit(3), Audit(1), Audit(2)};
+  batch.audit = {Audit(1), Audit(2), Audit(3)};
   ASSERT_TRUE(store->Commit(batch).ok());
   auto last = store->LastAudit();
   ASSERT_TRUE(last.ok());
@@ -335,6 +352,190 @@ TEST_F(SqliteStoreTest, LastAuditIsTheHighestSeq) {
   EXPECT_EQ((*last)->seq, 3);
   EXPECT_EQ((*last)->hash, Audit(3).hash);
   EXPECT_EQ((*last)->body, Audit(3).body);
+
+  Batch with_change;  // the chain's end moves to the table, then back to the segments
+  with_change.mutations = {Upsert(Table::kRuns, "run-1", "{}")};
+  with_change.audit = {Audit(4)};
+  ASSERT_TRUE(store->Commit(with_change).ok());
+  EXPECT_EQ((*store->LastAudit())->seq, 4);
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ((*store->LastAudit())->seq, 4);
+  Batch records_only;
+  records_only.audit = {Audit(5)};
+  ASSERT_TRUE(store->Commit(records_only).ok());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ((*store->LastAudit())->seq, 5);
+  EXPECT_EQ((*store->LastAudit())->hash, Audit(5).hash);
+}
+
+// What an operator finds on disk: one JSON object per line, the export format, whose `event`
+// is the stored body byte for byte.
+TEST_F(SqliteStoreTest, RecordsOnlyBatchesAreAppendedToSegmentFilesAsJsonLines) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch;
+  batch.audit = {Audit(1), Audit(2)};
+  batch.audit[1].type = "tricky \"type\"\n";
+  batch.audit[1].body = R"({"a":"x,\"event\":{}","n":[1,{"event":2}]})";
+  ASSERT_TRUE(store->Commit(batch).ok());
+  {
+    RawDb raw(path_);
+    EXPECT_TRUE(raw.Rows("SELECT seq FROM audit_log").empty());
+  }
+  const fs::path segment = fs::path(path_ + "-audit") / "audit-00000000000000000001.jsonl";
+  ASSERT_TRUE(fs::exists(segment));
+  EXPECT_EQ(fs::status(segment).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  std::ifstream in(segment);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, SegmentLine(batch.audit[0]) + "\n" + SegmentLine(batch.audit[1]) + "\n");
+  EXPECT_EQ(SegmentLine(batch.audit[0]),
+            R"({"seq":1,"time":1700000000001,"type":"session.assume","prevHash":")" +
+                std::string(64, '0') + R"(","hash":")" + Audit(1).hash + R"(","event":{"n":1}})");
+
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  auto rows = store->ReadAudit(0, 0);
+  ASSERT_TRUE(rows.ok()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const AuditRow& got = (*rows)[i];
+    const AuditRow& want = batch.audit[i];
+    EXPECT_EQ(got.seq, want.seq);
+    EXPECT_EQ(got.time_ms, want.time_ms);
+    EXPECT_EQ(got.type, want.type);
+    EXPECT_EQ(got.body, want.body);
+    EXPECT_EQ(got.prev_hash, want.prev_hash);
+    EXPECT_EQ(got.hash, want.hash);
+  }
+}
+
+TEST_F(SqliteStoreTest, AuditTableOptionKeepsEveryRecordInTheDatabase) {
+  auto opened = OpenStore(path_ + "?audit=table");
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  std::unique_ptr<Store> store = std::move(opened).value();
+  EXPECT_EQ(store->Describe(), "sqlite:" + path_ + "?audit=table");
+  Batch batch;
+  batch.audit = {Audit(1)};
+  ASSERT_TRUE(store->Commit(batch).ok());
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Rows("SELECT seq FROM audit_log"), std::vector<std::string>{"1"});
+  EXPECT_EQ(AuditSeqs(*store), std::vector<std::int64_t>{1});
+}
+
+// A crash in the middle of a write leaves part of a line: it is not a record, and the next
+// append writes over it.
+TEST_F(SqliteStoreTest, ACutShortLastLineIsIgnoredAndOverwritten) {
+  const fs::path segment = fs::path(path_ + "-audit") / "audit-00000000000000000001.jsonl";
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    Batch batch;
+    batch.audit = {Audit(1), Audit(2)};
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  const auto whole = fs::file_size(segment);
+  {
+    std::ofstream out(segment, std::ios::app);
+    out << SegmentLine(Audit(3)).substr(0, 40);
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ((*store->LastAudit())->seq, 2);
+  EXPECT_EQ(fs::file_size(segment), whole + 40) << "opening changed the file";
+  Batch next;
+  next.audit = {Audit(3)};
+  ASSERT_TRUE(store->Commit(next).ok());
+  EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(fs::file_size(segment), whole + SegmentLine(Audit(3)).size() + 1);
+}
+
+TEST_F(SqliteStoreTest, SeqsAreCheckedAcrossTheTableAndTheSegments) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch records;
+  records.audit = {Audit(1), Audit(2)};
+  ASSERT_TRUE(store->Commit(records).ok());
+  Batch change;
+  change.mutations = {Upsert(Table::kRuns, "run-1", "{}")};
+  change.audit = {Audit(2)};
+  Status refused = store->Commit(change);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_FALSE(store->Get(Table::kRuns, "run-1")->has_value());
+  change.audit = {Audit(3)};
+  ASSERT_TRUE(store->Commit(change).ok());
+  records.audit = {Audit(3)};
+  EXPECT_EQ(store->Commit(records).error().code(), ErrorCode::kConflict);
+  records.audit = {Audit(5), Audit(4)};
+  EXPECT_FALSE(store->Commit(records).ok());
+  records.audit = {Audit(4)};
+  records.audit[0].body = "{\n}";
+  EXPECT_EQ(store->Commit(records).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{1, 2, 3}));
+}
+
+TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
+  std::string pattern = (fs::temp_directory_path() / "xrole-segments-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string dir = pattern;
+  {
+    // A segment size of one byte: every append starts a file.
+    auto segments = AuditSegments::Open(dir, /*full_sync=*/false, /*segment_bytes=*/1);
+    ASSERT_TRUE(segments.ok()) << segments.error().ToString();
+    for (std::int64_t first : {1, 4, 7}) {
+      ASSERT_TRUE((*segments)->Append({Audit(first), Audit(first + 1), Audit(first + 2)}).ok());
+      (*segments)->Publish();
+    }
+    ASSERT_TRUE((*segments)->Append({Audit(10)}).ok());
+    ASSERT_TRUE((*segments)->Discard().ok());  // never visible, and its file is gone
+    auto read = (*segments)->Read(0, 0);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->size(), 9u);
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"audit-00000000000000000001.jsonl",
+                                             "audit-00000000000000000004.jsonl",
+                                             "audit-00000000000000000007.jsonl"}));
+  auto segments = AuditSegments::Open(dir, false, 1);
+  ASSERT_TRUE(segments.ok());
+  EXPECT_EQ((*segments)->last_seq(), 9);
+  auto seqs = [&](std::int64_t after, std::size_t limit) {
+    std::vector<std::int64_t> out;
+    auto rows = (*segments)->Read(after, limit);
+    EXPECT_TRUE(rows.ok());
+    if (rows.ok()) {
+      for (const AuditRow& row : *rows) out.push_back(row.seq);
+    }
+    return out;
+  };
+  EXPECT_EQ(seqs(2, 4), (std::vector<std::int64_t>{3, 4, 5, 6}));
+  EXPECT_EQ(seqs(6, 0), (std::vector<std::int64_t>{7, 8, 9}));
+  EXPECT_EQ(seqs(9, 0), (std::vector<std::int64_t>{}));
+
+  // A line that is not a record is an error that says where.
+  {
+    std::ofstream out(fs::path(dir) / "audit-00000000000000000004.jsonl", std::ios::trunc);
+    out << SegmentLine(Audit(4)) << "\n"
+        << "{\"seq\":5, garbage\n"
+        << SegmentLine(Audit(6)) << "\n";
+  }
+  auto broken = (*segments)->Read(3, 0);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message().find("audit-00000000000000000004.jsonl` line 2"),
+            std::string::npos)
+      << broken.error().message();
+  fs::remove_all(dir);
 }
 
 TEST_F(SqliteStoreTest, CheckpointsAreReadInSeqOrder) {
@@ -508,6 +709,7 @@ TEST_F(SqliteStoreTest, AuditRowsCanBeEditedOutsideTheStore) {
     auto store = Open();
     ASSERT_NE(store, nullptr);
     Batch batch;
+    batch.mutations = {Upsert(Table::kRuns, "run-1", "{}")};  // keeps the rows in audit_log
     batch.audit = {Audit(1), Audit(2), Audit(3)};
     ASSERT_TRUE(store->Commit(batch).ok());
   }
@@ -630,11 +832,14 @@ bool ReadFull(int fd, void* data, std::size_t size) {
   return true;
 }
 
-// Batch i: two audit rows (2i+1, 2i+2), a new session and an update of a shared document.
+// Batch i: two audit rows (2i+1, 2i+2); an even batch also adds a session and updates a shared
+// document (its rows go to audit_log), an odd one is records only (they go to segment files).
 Batch KillTestBatch(std::int64_t i) {
   Batch batch;
-  batch.mutations = {Upsert(Table::kSessions, "ses-" + std::to_string(i), "{}"),
-                     Upsert(Table::kRuns, "run-main", "{\"batch\":" + std::to_string(i) + "}")};
+  if (i % 2 == 0) {
+    batch.mutations = {Upsert(Table::kSessions, "ses-" + std::to_string(i), "{}"),
+                       Upsert(Table::kRuns, "run-main", "{\"batch\":" + std::to_string(i) + "}")};
+  }
   batch.audit = {Audit(2 * i + 1), Audit(2 * i + 2)};
   return batch;
 }
@@ -683,14 +888,15 @@ TEST_F(SqliteStoreTest, AcknowledgedBatchesSurviveKill9) {
   }
   auto sessions = store->LoadTable(Table::kSessions);
   ASSERT_TRUE(sessions.ok());
-  EXPECT_EQ(static_cast<std::int64_t>(sessions->size()), committed);
-  for (std::int64_t i = 0; i <= last_acked; ++i) {
+  EXPECT_EQ(static_cast<std::int64_t>(sessions->size()), (committed + 1) / 2);
+  for (std::int64_t i = 0; i <= last_acked; i += 2) {
     auto session = store->Get(Table::kSessions, "ses-" + std::to_string(i));
     ASSERT_TRUE(session.ok());
     ASSERT_TRUE(session->has_value()) << "acknowledged batch " << i << " lost";
   }
+  const std::int64_t last_even = (committed - 1) / 2 * 2;
   EXPECT_EQ(store->Get(Table::kRuns, "run-main")->value_or(""),
-            "{\"batch\":" + std::to_string(committed - 1) + "}");
+            "{\"batch\":" + std::to_string(last_even) + "}");
   RawDb raw(path_);
   EXPECT_EQ(raw.Rows("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }

@@ -1,12 +1,16 @@
-"""Tamper test: edits to the audit chain in the database are found.
+"""Tamper test: edits to the audit chain, in the database and in the segment files, are found.
 
-A server records some activity and stops (its final checkpoint pins the tail). For each case a
-copy of the data directory is changed with sqlite3 behind the server's back: a body edited, a
-body edited and its hash recomputed, a row deleted, the tail deleted, a row inserted, two rows
-swapped, a checkpoint signature damaged. The server is started again on the copy and
-GET /v1/audit/verify must answer 409 with ok=false and the problem kind at the right seq; a
-change the server itself cannot start on (an edited chain head, a truncated chain) must keep it
-from starting. Where `xrole audit verify --offline --data DIR` exists it must agree (exit 1).
+A server records some activity and stops (its final checkpoint pins the tail). Records of state
+changes (run start, assume, revoke) are kept in the database's audit_log table, decisions in
+the segment files of `xrole.db-audit/`. For each case a copy of the data directory is changed
+behind the server's back, with sqlite3 or by rewriting a segment file: a body edited, a body
+edited and its hash recomputed, a record deleted, the tail deleted, a record inserted, two
+records swapped, a checkpoint signature damaged, a segment file removed or garbled; each record
+case is run once on a record in the table and once on a record in a segment. The server is
+started again on the copy and GET /v1/audit/verify must answer 409 with ok=false and the problem
+kind at the right seq; a change the server itself cannot start on (an edited chain head, a
+truncated chain) must keep it from starting. Where `xrole audit verify --offline --data DIR`
+exists it must agree (exit 1).
 """
 
 import hashlib
@@ -31,6 +35,72 @@ def chain_hash(prev_hash, seq, time_ms, record_type, body):
     record = '{"event":%s,"seq":%d,"time":%d,"type":%s}' % (body, seq, time_ms,
                                                             canonical(record_type))
     return hashlib.sha256((prev_hash + "\n" + record).encode()).hexdigest()
+
+
+SEGMENTS = "xrole.db-audit"
+EVENT_KEY = ',"event":'
+
+
+def segment_line(record):
+    """A record as the server writes it to a segment file (without the newline)."""
+    return '{"seq":%d,"time":%d,"type":%s,"prevHash":%s,"hash":%s,"event":%s}' % (
+        record["seq"], record["time"], canonical(record["type"]), canonical(record["prev"]),
+        canonical(record["hash"]), record["body"])
+
+
+class Chain:
+    """The audit records of a data directory, each with where it is kept ("table" or a segment
+    file name). Cases change the list; save() writes every record back to its own place."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.db = sqlite3.connect(os.path.join(directory, "xrole.db"))
+        self.records = []
+        for seq, time_ms, record_type, body, prev, hash_ in self.db.execute(
+                "SELECT seq, time_ms, type, body, prev_hash, hash FROM audit_log"):
+            self.records.append(dict(seq=seq, time=time_ms, type=record_type, body=body,
+                                     prev=prev, hash=hash_, where="table"))
+        segments = os.path.join(directory, SEGMENTS)
+        self.files = sorted(os.listdir(segments)) if os.path.isdir(segments) else []
+        for name in self.files:
+            with open(os.path.join(segments, name), encoding="ascii") as segment:
+                for line in segment.read().splitlines():
+                    value = json.loads(line)
+                    body = line[line.index(EVENT_KEY) + len(EVENT_KEY):-1]
+                    assert json.loads(body) == value["event"], line
+                    self.records.append(dict(seq=value["seq"], time=value["time"],
+                                             type=value["type"], body=body,
+                                             prev=value["prevHash"], hash=value["hash"],
+                                             where=name))
+        self.records.sort(key=lambda record: record["seq"])
+
+    def index(self, seq):
+        return [record["seq"] for record in self.records].index(seq)
+
+    def record(self, seq):
+        return self.records[self.index(seq)]
+
+    def seqs_in(self, place):
+        """Seqs of the records kept in the table ("table") or in segment files ("segment")."""
+        return [record["seq"] for record in self.records
+                if (record["where"] == "table") == (place == "table")]
+
+    def save(self):
+        with self.db:
+            self.db.execute("DELETE FROM audit_log")
+            self.db.executemany(
+                "INSERT INTO audit_log (seq, time_ms, type, body, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r["seq"], r["time"], r["type"], r["body"], r["prev"], r["hash"])
+                 for r in self.records if r["where"] == "table"])
+        for name in self.files:
+            path = os.path.join(self.directory, SEGMENTS, name)
+            if not os.path.exists(path):
+                continue  # removed by the case
+            with open(path, "w", encoding="ascii") as segment:
+                segment.writelines(segment_line(r) + "\n"
+                                   for r in self.records if r["where"] == name)
+        self.db.close()
 
 
 def offline_verify_available():
@@ -58,24 +128,38 @@ class TamperTest(unittest.TestCase):
                     reply = admin.authorize(token, action, INSTANCE)
                     assert reply.status == 200, reply
             assert agent.revoke(sessionId=session.json["sessionId"]).status == 200
+            for action in ("ec2:StopInstances", "ec2:RunInstances"):  # refused, and recorded
+                admin.authorize(token, action, INSTANCE)
             verify = admin.verify_audit()
             assert verify.status == 200 and verify.json["ok"], verify
             assert server.stop() == 0, server.stderr()
         finally:
             server.cleanup()
-        with sqlite3.connect(os.path.join(cls.pristine, "xrole.db")) as db:
-            cls.last_seq = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
-            cls.checkpoint_seqs = [row[0] for row in
-                                   db.execute("SELECT seq FROM audit_checkpoints ORDER BY seq")]
-        db.close()
+        chain = Chain(cls.pristine)
+        cls.last_seq = chain.records[-1]["seq"]
+        cls.checkpoint_seqs = [row[0] for row in
+                               chain.db.execute("SELECT seq FROM audit_checkpoints ORDER BY seq")]
+        cls.table_seqs = chain.seqs_in("table")
+        cls.segment_seqs = chain.seqs_in("segment")
+        cls.segment_files = chain.files
+        chain.db.close()
         # The final checkpoint of the clean stop pins the last record.
         assert cls.checkpoint_seqs and cls.checkpoint_seqs[-1] == cls.last_seq, \
             (cls.checkpoint_seqs, cls.last_seq)
         assert cls.last_seq >= 20, cls.last_seq
-        # A record in the middle that no checkpoint pins.
-        cls.middle = cls.last_seq // 2
-        while cls.middle in cls.checkpoint_seqs or cls.middle + 1 in cls.checkpoint_seqs:
-            cls.middle += 1
+        assert [r["seq"] for r in chain.records] == list(range(1, cls.last_seq + 1))
+        # Decisions went to the segments, state changes to the table; the tail is a decision.
+        assert len(cls.table_seqs) >= 5 and len(cls.segment_seqs) >= 10, \
+            (cls.table_seqs, cls.segment_seqs)
+        assert cls.last_seq in cls.segment_seqs
+        # For each place, a record in the middle that no checkpoint pins.
+        cls.middle = {}
+        for place, seqs in (("table", cls.table_seqs), ("segment", cls.segment_seqs)):
+            candidates = [seq for seq in seqs[len(seqs) // 2:]
+                          if seq + 3 < cls.last_seq and
+                          not {seq, seq + 1} & set(cls.checkpoint_seqs)]
+            assert candidates, (place, seqs, cls.checkpoint_seqs)
+            cls.middle[place] = candidates[0]
         cls.offline = offline_verify_available()
 
     @classmethod
@@ -85,21 +169,20 @@ class TamperTest(unittest.TestCase):
     # ---- shared steps ----
 
     def tampered_copy(self, change):
-        """A copy of the pristine data directory with `change(db)` applied to its database."""
+        """A copy of the pristine data directory with `change(chain)` applied to its records."""
         directory = tempfile.mkdtemp(prefix="xrole-e2e-tampered-")
         self.addCleanup(shutil.rmtree, directory, True)
         shutil.copytree(self.pristine, directory, dirs_exist_ok=True)
-        db = sqlite3.connect(os.path.join(directory, "xrole.db"))
-        try:
-            with db:
-                change(db)
-        finally:
-            db.close()
+        chain = Chain(directory)
+        change(chain)
+        chain.save()
         return directory
 
-    def row(self, db, seq):
-        return db.execute("SELECT seq, time_ms, type, body, prev_hash, hash FROM audit_log "
-                          "WHERE seq = ?", (seq,)).fetchone()
+    def places(self):
+        """Runs the calling case once per place a record can be kept in."""
+        for place in ("table", "segment"):
+            with self.subTest(place=place):
+                yield place, self.middle[place]
 
     def server_verify(self, directory):
         server = xrole_e2e.Server(data_dir=directory, load=[])
@@ -153,7 +236,7 @@ class TamperTest(unittest.TestCase):
     # ---- cases ----
 
     def test_untouched_copy_verifies(self):
-        reply = self.server_verify(self.tampered_copy(lambda db: None))
+        reply = self.server_verify(self.tampered_copy(lambda chain: None))
         self.assertEqual(reply.status, 200, reply)
         self.assertTrue(reply.json["ok"])
         self.assertGreaterEqual(reply.json["checkpoints"], 1)
@@ -164,9 +247,8 @@ class TamperTest(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result)
             self.assertTrue(json.loads(result.stdout)["ok"], result)
 
-    def edited_body(self, db, seq):
-        _, _, _, body, _, _ = self.row(db, seq)
-        event = json.loads(body)
+    def edited_body(self, chain, seq):
+        event = json.loads(chain.record(seq)["body"])
         event["outcome"] = "Allowed" if event.get("outcome") != "Allowed" else "ExplicitlyDenied"
         event.setdefault("details", {})
         if isinstance(event["details"], dict):
@@ -174,112 +256,141 @@ class TamperTest(unittest.TestCase):
         return canonical(event)
 
     def test_edited_body(self):
-        seq = self.middle
+        for _, seq in self.places():
+            def change(chain, seq=seq):
+                chain.record(seq)["body"] = self.edited_body(chain, seq)
 
-        def change(db):
-            db.execute("UPDATE audit_log SET body = ? WHERE seq = ?",
-                       (self.edited_body(db, seq), seq))
-
-        self.assertFound(self.tampered_copy(change), "edited", seq, "does not match its hash")
+            self.assertFound(self.tampered_copy(change), "edited", seq, "does not match its hash")
 
     def test_non_canonical_body(self):
-        seq = self.middle
+        for _, seq in self.places():
+            def change(chain, seq=seq):
+                record = chain.record(seq)
+                record["body"] = json.dumps(json.loads(record["body"]), separators=(", ", ": "),
+                                            sort_keys=True)
 
-        def change(db):
-            body = self.row(db, seq)[3]
-            db.execute("UPDATE audit_log SET body = ? WHERE seq = ?",
-                       (json.dumps(json.loads(body), indent=1), seq))
-
-        self.assertFound(self.tampered_copy(change), "edited", seq, "canonical")
+            self.assertFound(self.tampered_copy(change), "edited", seq, "canonical")
 
     def test_edited_body_with_recomputed_hash(self):
-        seq = self.middle
+        for _, seq in self.places():
+            def change(chain, seq=seq):
+                record = chain.record(seq)
+                record["body"] = self.edited_body(chain, seq)
+                record["hash"] = chain_hash(record["prev"], seq, record["time"], record["type"],
+                                            record["body"])
 
-        def change(db):
-            _, time_ms, record_type, _, prev_hash, _ = self.row(db, seq)
-            body = self.edited_body(db, seq)
-            new_hash = chain_hash(prev_hash, seq, time_ms, record_type, body)
-            db.execute("UPDATE audit_log SET body = ?, hash = ? WHERE seq = ?",
-                       (body, new_hash, seq))
+            problems = self.assertFound(self.tampered_copy(change), "bad-link", seq + 1)
+            self.assertNotIn(seq, [p["seq"] for p in problems])
 
-        problems = self.assertFound(self.tampered_copy(change), "bad-link", seq + 1)
-        self.assertNotIn(seq, [p["seq"] for p in problems])
+    def test_deleted_middle_record(self):
+        for _, seq in self.places():
+            def change(chain, seq=seq):
+                del chain.records[chain.index(seq)]
 
-    def test_deleted_middle_row(self):
-        seq = self.middle
-        self.assertFound(
-            self.tampered_copy(lambda db: db.execute("DELETE FROM audit_log WHERE seq = ?",
-                                                     (seq,))),
-            "gap", seq, "record %d is missing" % seq)
+            self.assertFound(self.tampered_copy(change), "gap", seq,
+                             "record %d is missing" % seq)
+
+    def test_removed_segment_file(self):
+        first = self.segment_seqs[0]
+        directory = self.tampered_copy(
+            lambda chain: os.remove(os.path.join(chain.directory, SEGMENTS, chain.files[0])))
+        if len(self.segment_files) == 1:
+            # The chain now ends in the table, before its last checkpoint.
+            self.assertRefusesToStart(directory, "truncated", "truncated", self.last_seq)
+        else:
+            self.assertFound(directory, "gap", first)
+
+    def test_garbled_segment_line(self):
+        seq = self.middle["segment"]
+
+        def change(chain):
+            name = chain.record(seq)["where"]
+            line = 1 + [r["seq"] for r in chain.records if r["where"] == name].index(seq)
+            chain.record(seq)["body"] = '{"outcome": broken'
+            self.garbled = (name, line)
+
+        directory = self.tampered_copy(change)
+        name, line = self.garbled
+        reply = self.server_verify(directory)
+        self.assertNotEqual(reply.status, 200, reply)
+        self.assertIn("%s` line %d" % (name, line), reply.body, reply)
+        if self.offline:
+            result = subprocess.run([xrole_e2e.XROLE, "audit", "verify", "--offline", "--data",
+                                     directory], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(result.returncode, 0, result)
+            self.assertIn("%s` line %d" % (name, line), result.stderr, result)
 
     def test_deleted_tail_past_the_checkpoint(self):
         last = self.last_seq
-        directory = self.tampered_copy(
-            lambda db: db.execute("DELETE FROM audit_log WHERE seq > ?", (last - 2,)))
+
+        def change(chain):
+            chain.records = [r for r in chain.records if r["seq"] <= last - 4]
+
         # The server refuses a chain that ends before its last checkpoint.
-        self.assertRefusesToStart(directory, "truncated", "truncated", last)
+        self.assertRefusesToStart(self.tampered_copy(change), "truncated", "truncated", last)
 
     def test_edited_chain_head(self):
         last = self.last_seq
 
-        def change(db):
-            db.execute("UPDATE audit_log SET body = ? WHERE seq = ?",
-                       (self.edited_body(db, last), last))
+        def change(chain):
+            chain.record(last)["body"] = self.edited_body(chain, last)
 
         self.assertRefusesToStart(self.tampered_copy(change), "does not match its hash",
                                   "edited", last)
 
-    def insert_row(self, db, seq, rehash_head):
-        """Inserts a well-formed record at `seq` linking to its predecessor, renumbering the
-        rest; with `rehash_head`, also recomputes the head's hash for its new number."""
-        _, time_ms, _, _, _, prev_of_new = self.row(db, seq - 1)
-        db.execute("UPDATE audit_log SET seq = -seq WHERE seq >= ?", (seq,))
-        db.execute("UPDATE audit_log SET seq = 1 - seq WHERE seq < 0")
+    def insert_record(self, chain, seq, rehash_head):
+        """Inserts a well-formed record at `seq`, kept where its predecessor is and linking to
+        it, renumbering the rest; with `rehash_head`, also recomputes the head's hash for its new
+        number."""
+        before = chain.record(seq - 1)
+        at = chain.index(seq)
+        for record in chain.records[at:]:
+            record["seq"] += 1
         body = canonical({"actor": {"principal": "admin"}, "outcome": "ok",
                           "details": {"note": "never happened"}})
-        db.execute("INSERT INTO audit_log (seq, time_ms, type, body, prev_hash, hash) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   (seq, time_ms, "keys.rotate", body, prev_of_new,
-                    chain_hash(prev_of_new, seq, time_ms, "keys.rotate", body)))
+        chain.records.insert(at, dict(
+            seq=seq, time=before["time"], type="keys.rotate", body=body, prev=before["hash"],
+            hash=chain_hash(before["hash"], seq, before["time"], "keys.rotate", body),
+            where=before["where"]))
         if rehash_head:
-            head = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
-            _, head_time, head_type, head_body, head_prev, _ = self.row(db, head)
-            db.execute("UPDATE audit_log SET hash = ? WHERE seq = ?",
-                       (chain_hash(head_prev, head, head_time, head_type, head_body), head))
+            head = chain.records[-1]
+            head["hash"] = chain_hash(head["prev"], head["seq"], head["time"], head["type"],
+                                      head["body"])
 
-    def test_inserted_row(self):
-        seq = self.middle
-        directory = self.tampered_copy(lambda db: self.insert_row(db, seq, rehash_head=True))
-        self.assertFound(directory, "inserted", seq)
+    def test_inserted_record(self):
+        for _, seq in self.places():
+            directory = self.tampered_copy(
+                lambda chain, seq=seq: self.insert_record(chain, seq, rehash_head=True))
+            self.assertFound(directory, "inserted", seq)
 
-    def test_inserted_row_without_rehashing_the_head(self):
-        seq = self.middle
-        directory = self.tampered_copy(lambda db: self.insert_row(db, seq, rehash_head=False))
-        self.assertRefusesToStart(directory, "does not match its hash", "inserted", seq)
+    def test_inserted_record_without_rehashing_the_head(self):
+        for _, seq in self.places():
+            directory = self.tampered_copy(
+                lambda chain, seq=seq: self.insert_record(chain, seq, rehash_head=False))
+            self.assertRefusesToStart(directory, "does not match its hash", "inserted", seq)
 
-    def test_swapped_rows(self):
-        first, second = self.middle, self.middle + 3
+    def test_swapped_records(self):
+        for _, first in self.places():
+            second = first + 3
 
-        def change(db):
-            a = self.row(db, first)
-            b = self.row(db, second)
-            update = ("UPDATE audit_log SET time_ms = ?, type = ?, body = ?, prev_hash = ?, "
-                      "hash = ? WHERE seq = ?")
-            db.execute(update, b[1:] + (first,))
-            db.execute(update, a[1:] + (second,))
+            def change(chain, first=first, second=second):
+                a, b = chain.record(first), chain.record(second)
+                for field in ("time", "type", "body", "prev", "hash"):
+                    a[field], b[field] = b[field], a[field]
 
-        problems = self.assertFound(self.tampered_copy(change), "reordered", first)
-        self.assertIn(("reordered", second), [(p["kind"], p["seq"]) for p in problems])
+            problems = self.assertFound(self.tampered_copy(change), "reordered", first)
+            self.assertIn(("reordered", second), [(p["kind"], p["seq"]) for p in problems])
 
     def test_damaged_checkpoint_signature(self):
         seq = self.checkpoint_seqs[-1]
 
-        def change(db):
-            signature = db.execute("SELECT signature FROM audit_checkpoints WHERE seq = ?",
-                                   (seq,)).fetchone()[0]
+        def change(chain):
+            signature = chain.db.execute("SELECT signature FROM audit_checkpoints WHERE seq = ?",
+                                         (seq,)).fetchone()[0]
             damaged = ("B" if signature[0] == "A" else "A") + signature[1:]
-            db.execute("UPDATE audit_checkpoints SET signature = ? WHERE seq = ?",
-                       (damaged, seq))
+            with chain.db:
+                chain.db.execute("UPDATE audit_checkpoints SET signature = ? WHERE seq = ?",
+                                 (damaged, seq))
 
         self.assertFound(self.tampered_copy(change), "bad-signature", seq)
 

@@ -1,0 +1,421 @@
+#include "store/audit_segments.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+
+#include "common/json_writer.h"
+
+namespace xrole::store {
+namespace {
+
+constexpr std::string_view kPrefix = "audit-";
+constexpr std::string_view kSuffix = ".jsonl";
+constexpr std::size_t kSeqDigits = 20;
+constexpr std::string_view kEventKey = ",\"event\":";
+
+std::string Quoted(std::string_view text) { return "`" + std::string(text) + "`"; }
+
+Error SystemError(std::string_view operation, const std::string& path) {
+  return Error(ErrorCode::kUnavailable,
+               std::string(operation) + " " + Quoted(path) + ": " + std::strerror(errno));
+}
+
+// The first seq encoded in a segment's file name, or nullopt for any other name.
+std::optional<std::int64_t> SegmentFirstSeq(std::string_view name) {
+  if (name.size() != kPrefix.size() + kSeqDigits + kSuffix.size() || !name.starts_with(kPrefix) ||
+      !name.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  std::string_view digits = name.substr(kPrefix.size(), kSeqDigits);
+  std::int64_t seq = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (error != std::errc() || end != digits.data() + digits.size() || seq < 1) return std::nullopt;
+  return seq;
+}
+
+std::string SegmentName(std::int64_t first_seq) {
+  char name[64];
+  std::snprintf(name, sizeof name, "audit-%020lld.jsonl", static_cast<long long>(first_seq));
+  return name;
+}
+
+// Reads bytes [offset, offset + length) of `fd`.
+Result<std::string> ReadRange(int fd, std::int64_t offset, std::int64_t length,
+                              const std::string& path) {
+  std::string bytes(static_cast<std::size_t>(length), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t got = ::pread(fd, bytes.data() + done, bytes.size() - done,
+                          static_cast<off_t>(offset + static_cast<std::int64_t>(done)));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return SystemError("read", path);
+    if (got == 0) break;  // the file is shorter than expected: read what is there
+    done += static_cast<std::size_t>(got);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The seq of a line in xrole's layout, read without parsing the rest; nullopt otherwise.
+std::optional<std::int64_t> LeadingSeq(std::string_view line) {
+  constexpr std::string_view kSeqKey = "{\"seq\":";
+  if (!line.starts_with(kSeqKey)) return std::nullopt;
+  std::int64_t seq = 0;
+  const char* begin = line.data() + kSeqKey.size();
+  auto [end, error] = std::from_chars(begin, line.data() + line.size(), seq);
+  if (error != std::errc() || end == begin || end == line.data() + line.size() || *end != ',') {
+    return std::nullopt;
+  }
+  return seq;
+}
+
+Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::int64_t line_no) {
+  auto bad = [&](std::string_view why) {
+    std::string where = line_no > 0 ? "line " + std::to_string(line_no) : "last line";
+    return Error(ErrorCode::kInternal,
+                 "audit segment " + Quoted(path) + " " + where + ": " + std::string(why));
+  };
+  nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return bad("not valid JSON");
+  if (!value.is_object()) return bad("not a JSON object");
+  auto integer = [&](const char* key) -> const nlohmann::json* {
+    auto found = value.find(key);
+    return found != value.end() && found->is_number_integer() ? &*found : nullptr;
+  };
+  auto text = [&](const char* key) -> const nlohmann::json* {
+    auto found = value.find(key);
+    return found != value.end() && found->is_string() ? &*found : nullptr;
+  };
+  const nlohmann::json* seq = integer("seq");
+  const nlohmann::json* time = integer("time");
+  const nlohmann::json* type = text("type");
+  const nlohmann::json* prev_hash = text("prevHash");
+  const nlohmann::json* hash = text("hash");
+  auto event = value.find("event");
+  if (seq == nullptr || time == nullptr || type == nullptr || prev_hash == nullptr ||
+      hash == nullptr || event == value.end() || !event->is_object()) {
+    return bad(
+        "expected integers `seq`, `time`, strings `type`, `prevHash`, `hash` and an object "
+        "`event`");
+  }
+  // The body is the stored text of `event`, byte for byte: the last member in xrole's layout.
+  std::size_t at = line.find(kEventKey);
+  if (at == std::string_view::npos || line.back() != '}') {
+    return bad("`event` is not the last member");
+  }
+  AuditRow row;
+  row.seq = seq->get<std::int64_t>();
+  row.time_ms = time->get<std::int64_t>();
+  row.type = type->get<std::string>();
+  row.prev_hash = prev_hash->get<std::string>();
+  row.hash = hash->get<std::string>();
+  std::size_t body_start = at + kEventKey.size();
+  row.body = std::string(line.substr(body_start, line.size() - 1 - body_start));
+  return row;
+}
+
+}  // namespace
+
+std::string SegmentLine(const AuditRow& row) {
+  std::string line;
+  line.reserve(row.body.size() + row.type.size() + 200);
+  line += "{\"seq\":";
+  line += std::to_string(row.seq);
+  line += ",\"time\":";
+  line += std::to_string(row.time_ms);
+  line += ",\"type\":";
+  json::AppendAsciiQuoted(line, row.type);
+  line += ",\"prevHash\":";
+  json::AppendAsciiQuoted(line, row.prev_hash);
+  line += ",\"hash\":";
+  json::AppendAsciiQuoted(line, row.hash);
+  line += kEventKey;
+  line += row.body;
+  line += '}';
+  return line;
+}
+
+Result<std::unique_ptr<AuditSegments>> AuditSegments::Open(std::string directory, bool full_sync,
+                                                           std::int64_t segment_bytes) {
+  std::unique_ptr<AuditSegments> segments(
+      new AuditSegments(std::move(directory), full_sync, segment_bytes));
+  XROLE_RETURN_IF_ERROR(segments->Load());
+  return segments;
+}
+
+AuditSegments::~AuditSegments() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status AuditSegments::Load() {
+  if (::mkdir(directory_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return SystemError("create directory", directory_);
+  }
+  DIR* dir = ::opendir(directory_.c_str());
+  if (dir == nullptr) return SystemError("open directory", directory_);
+  while (const dirent* entry = ::readdir(dir)) {
+    std::optional<std::int64_t> first_seq = SegmentFirstSeq(entry->d_name);
+    if (!first_seq) continue;
+    Segment segment{*first_seq, directory_ + "/" + entry->d_name, 0};
+    struct stat info {};
+    if (::stat(segment.path.c_str(), &info) != 0) {
+      Error error = SystemError("stat", segment.path);
+      ::closedir(dir);
+      return error;
+    }
+    segment.size = info.st_size;
+    segments_.push_back(std::move(segment));
+  }
+  ::closedir(dir);
+  std::sort(segments_.begin(), segments_.end(),
+            [](const Segment& a, const Segment& b) { return a.first_seq < b.first_seq; });
+
+  // Only the last file can end in a cut-short write; segments holding no whole line are left
+  // out (the next append rewrites the file of that name).
+  while (!segments_.empty()) {
+    Segment& last = segments_.back();
+    Fd fd(::open(last.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return SystemError("open", last.path);
+    // Lines are short; read backwards in growing windows until a newline is in view.
+    std::int64_t window = 1 << 16;
+    std::string tail;
+    std::int64_t tail_start = 0;
+    std::size_t newline = std::string::npos;
+    while (true) {
+      tail_start = std::max<std::int64_t>(0, last.size - window);
+      XROLE_ASSIGN_OR_RETURN(tail,
+                             ReadRange(fd.get(), tail_start, last.size - tail_start, last.path));
+      newline = tail.rfind('\n');
+      if (newline != std::string::npos || tail_start == 0) break;
+      window *= 4;
+    }
+    if (newline == std::string::npos) {
+      segments_.pop_back();
+      continue;
+    }
+    last.size = tail_start + static_cast<std::int64_t>(newline) + 1;
+    std::size_t line_start = tail.rfind('\n', newline == 0 ? std::string::npos : newline - 1);
+    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    if (line_start == 0 && tail_start > 0) {
+      // The last line is longer than the window: read it whole.
+      XROLE_ASSIGN_OR_RETURN(tail, ReadRange(fd.get(), 0, last.size, last.path));
+      tail_start = 0;
+      newline = tail.size() - 1;
+      line_start = tail.rfind('\n', newline == 0 ? std::string::npos : newline - 1);
+      line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    }
+    std::string_view line(tail.data() + line_start, newline - line_start);
+    // The line number is not known without reading the whole file; 0 reads "last line".
+    XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, last.path, 0));
+    last_row_ = std::move(row);
+    break;
+  }
+  return OkStatus();
+}
+
+std::int64_t AuditSegments::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return last_row_ ? last_row_->seq : 0;
+}
+
+Status AuditSegments::StartSegment(std::int64_t first_seq) {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  std::string path = directory_ + "/" + SegmentName(first_seq);
+  // O_TRUNC: a file of this name holds no published record (its first seq is past the chain).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return SystemError("create", path);
+  if (full_sync_) {
+    Fd dir(::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+      Error error = SystemError("sync directory", directory_);
+      ::close(fd);
+      ::unlink(path.c_str());
+      return error;
+    }
+  }
+  fd_ = fd;
+  std::lock_guard lock(mutex_);
+  segments_.push_back(Segment{first_seq, std::move(path), 0});
+  return OkStatus();
+}
+
+Status AuditSegments::OpenForAppend() {
+  const Segment& last = segments_.back();  // only this thread changes the list
+  int fd = ::open(last.path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return SystemError("open", last.path);
+  // Drops whatever a write cut short by a crash left after the last newline.
+  if (::ftruncate(fd, static_cast<off_t>(last.size)) != 0) {
+    Error error = SystemError("truncate", last.path);
+    ::close(fd);
+    return error;
+  }
+  fd_ = fd;
+  return OkStatus();
+}
+
+Status AuditSegments::Append(const std::vector<AuditRow>& rows) {
+  if (staged_) {
+    return Error(ErrorCode::kInternal, "audit segments: append before the last one was settled");
+  }
+  if (rows.empty()) {
+    staged_ = true;
+    staged_new_segment_ = false;
+    staged_end_ = segments_.empty() ? 0 : segments_.back().size;
+    staged_last_.reset();
+    return OkStatus();
+  }
+  std::int64_t previous = last_seq();
+  std::string buffer;
+  for (const AuditRow& row : rows) {
+    if (row.seq <= previous) {
+      return Error(ErrorCode::kConflict, "audit seq " + std::to_string(row.seq) + " is not after " +
+                                             std::to_string(previous));
+    }
+    previous = row.seq;
+    if (row.body.size() < 2 || row.body.front() != '{' || row.body.back() != '}' ||
+        row.body.find_first_of("\n\r") != std::string::npos) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "audit row " + std::to_string(row.seq) + ": body is not a one-line JSON object");
+    }
+    buffer += SegmentLine(row);
+    buffer += '\n';
+  }
+
+  bool new_segment = segments_.empty() || segments_.back().size >= segment_bytes_;
+  if (new_segment) {
+    XROLE_RETURN_IF_ERROR(StartSegment(rows.front().seq));
+  } else if (fd_ < 0) {
+    XROLE_RETURN_IF_ERROR(OpenForAppend());
+  }
+  const Segment& segment = segments_.back();
+  auto undo = [&](Error error) -> Status {
+    (void)::ftruncate(fd_, static_cast<off_t>(segment.size));
+    if (new_segment) {
+      std::string path = segment.path;
+      ::close(fd_);
+      fd_ = -1;
+      ::unlink(path.c_str());
+      std::lock_guard lock(mutex_);
+      segments_.pop_back();
+    }
+    return error;
+  };
+  std::size_t written = 0;
+  while (written < buffer.size()) {
+    ssize_t done = ::pwrite(fd_, buffer.data() + written, buffer.size() - written,
+                            static_cast<off_t>(segment.size + static_cast<std::int64_t>(written)));
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) return undo(SystemError("write", segment.path));
+    written += static_cast<std::size_t>(done);
+  }
+  if (full_sync_ && ::fdatasync(fd_) != 0) return undo(SystemError("sync", segment.path));
+  staged_ = true;
+  staged_new_segment_ = new_segment;
+  staged_end_ = segment.size + static_cast<std::int64_t>(buffer.size());
+  staged_last_ = rows.back();
+  return OkStatus();
+}
+
+void AuditSegments::Publish() {
+  if (!staged_) return;
+  staged_ = false;
+  if (!staged_last_) return;
+  std::lock_guard lock(mutex_);
+  segments_.back().size = staged_end_;
+  last_row_ = std::move(staged_last_);
+  staged_last_.reset();
+}
+
+Status AuditSegments::Discard() {
+  if (!staged_) return OkStatus();
+  staged_ = false;
+  if (!staged_last_) return OkStatus();
+  staged_last_.reset();
+  const Segment& segment = segments_.back();
+  if (staged_new_segment_) {
+    std::string path = segment.path;
+    ::close(fd_);
+    fd_ = -1;
+    {
+      std::lock_guard lock(mutex_);
+      segments_.pop_back();
+    }
+    if (::unlink(path.c_str()) != 0) return SystemError("remove", path);
+    return OkStatus();
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(segment.size)) != 0) {
+    return SystemError("truncate", segment.path);
+  }
+  return OkStatus();
+}
+
+std::vector<AuditSegments::Segment> AuditSegments::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return segments_;
+}
+
+Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::size_t limit) const {
+  std::vector<Segment> segments = Snapshot();
+  // The last segment that can hold after_seq + 1; earlier ones only hold smaller seqs.
+  std::size_t first = 0;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].first_seq <= after_seq + 1) first = i;
+  }
+  std::vector<AuditRow> rows;
+  for (std::size_t i = first; i < segments.size(); ++i) {
+    const Segment& segment = segments[i];
+    Fd fd(::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return SystemError("open", segment.path);
+    XROLE_ASSIGN_OR_RETURN(std::string bytes, ReadRange(fd.get(), 0, segment.size, segment.path));
+    std::string_view rest(bytes);
+    std::int64_t line_no = 0;
+    while (!rest.empty()) {
+      std::size_t end = rest.find('\n');
+      if (end == std::string_view::npos) break;  // truncated behind our back: read what is whole
+      std::string_view line = rest.substr(0, end);
+      rest.remove_prefix(end + 1);
+      ++line_no;
+      if (std::optional<std::int64_t> seq = LeadingSeq(line); seq && *seq <= after_seq) continue;
+      XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, segment.path, line_no));
+      if (row.seq <= after_seq) continue;
+      rows.push_back(std::move(row));
+      if (limit != 0 && rows.size() >= limit) return rows;
+    }
+  }
+  return rows;
+}
+
+Result<std::optional<AuditRow>> AuditSegments::Last() const {
+  std::lock_guard lock(mutex_);
+  return last_row_;
+}
+
+}  // namespace xrole::store

@@ -1,0 +1,106 @@
+// audit_segments.h: the part of the audit chain kept in append-only segment files beside the
+// SQLite database. The SQLite store puts the records of a batch that changes no state (the
+// decisions: most of the chain under load) here instead of in `audit_log`: one `pwrite` per
+// batch, each record written once, where a SQLite transaction rewrites the database header, the
+// b-tree's interior page and the last leaf into the WAL and copies them again at every WAL
+// checkpoint. Records that come with state changes stay in `audit_log`, in the transaction of
+// their change; the chain is the union of both, ordered by seq.
+//
+// Layout: directory `<database>-audit` (mode 0700) holding files `audit-<first seq, 20
+// digits>.jsonl` (mode 0600), each at most about `kSegmentBytes`, one record per line:
+//
+//   {"seq":N,"time":T,"type":"TYPE","prevHash":"H","hash":"H","event":BODY}
+//
+// with BODY the record's canonical body verbatim (so a line is valid JSON, and the files are
+// the export format: scripts/audit_verify.py verifies them as they are). A line is a record
+// only once its newline is written: bytes after the last newline of the last file are a write
+// cut short by a crash, ignored when reading and overwritten by the next append.
+//
+// Durability: an appended batch is in the OS page cache when Append returns (it survives the
+// process being killed); with `full_sync` it is also fdatasync'ed (power loss).
+//
+// Thread safety: one writer (Append/Publish/Discard, serialised by the caller) and any number of
+// concurrent readers, which see published batches only.
+#ifndef XROLE_STORE_AUDIT_SEGMENTS_H_
+#define XROLE_STORE_AUDIT_SEGMENTS_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+#include "xrole/status.h"
+
+namespace xrole::store {
+
+class AuditSegments {
+ public:
+  // A new segment is started by the first append after the current one reaches this size.
+  static constexpr std::int64_t kSegmentBytes = 64 << 20;
+
+  // Opens `directory`, creating it if missing. Reads nothing but each file's size and the last
+  // line of the last file. Never changes a file (a reader beside a running server may open it).
+  static Result<std::unique_ptr<AuditSegments>> Open(std::string directory, bool full_sync,
+                                                     std::int64_t segment_bytes = kSegmentBytes);
+  ~AuditSegments();
+
+  AuditSegments(const AuditSegments&) = delete;
+  AuditSegments& operator=(const AuditSegments&) = delete;
+
+  // The highest published seq, 0 when there are no records.
+  std::int64_t last_seq() const;
+
+  // Writes `rows` (seqs ascending, each body one line of JSON) after the last record, not yet
+  // visible to readers. Then exactly one of Publish (readers see them) or Discard (the bytes are
+  // cut off again, as if never written) must follow before the next Append. On error nothing is
+  // left behind.
+  Status Append(const std::vector<AuditRow>& rows);
+  void Publish();
+  Status Discard();
+
+  // Published records with seq > after_seq, in order, at most `limit` (0: no limit). A line
+  // that is not a record in the layout above is an error naming its file and line.
+  Result<std::vector<AuditRow>> Read(std::int64_t after_seq, std::size_t limit) const;
+  Result<std::optional<AuditRow>> Last() const;
+
+  const std::string& directory() const { return directory_; }
+
+ private:
+  struct Segment {
+    std::int64_t first_seq = 0;
+    std::string path;
+    std::int64_t size = 0;  // published bytes, ending in a newline
+  };
+
+  AuditSegments(std::string directory, bool full_sync, std::int64_t segment_bytes)
+      : directory_(std::move(directory)), full_sync_(full_sync), segment_bytes_(segment_bytes) {}
+  Status Load();
+  Status StartSegment(std::int64_t first_seq);
+  Status OpenForAppend();
+  std::vector<Segment> Snapshot() const;
+
+  const std::string directory_;
+  const bool full_sync_;
+  const std::int64_t segment_bytes_;
+
+  mutable std::mutex mutex_;  // guards segments_ and last_row_
+  std::vector<Segment> segments_;
+  std::optional<AuditRow> last_row_;
+
+  // Writer only.
+  int fd_ = -1;                  // the last segment, opened by the first append
+  std::int64_t staged_end_ = 0;  // end of the staged (unpublished) append in the last segment
+  std::optional<AuditRow> staged_last_;
+  bool staged_new_segment_ = false;
+  bool staged_ = false;
+};
+
+// The line of one record in a segment, without its newline.
+std::string SegmentLine(const AuditRow& row);
+
+}  // namespace xrole::store
+
+#endif  // XROLE_STORE_AUDIT_SEGMENTS_H_
