@@ -166,7 +166,7 @@ class AuditLog {
  private:
   struct Entry {
     std::vector<store::Mutation> mutations;
-    Event event;
+    std::string type;  // the event's
     Done done;
     std::string body;  // CanonicalBody(event), computed by the appending thread
     std::chrono::steady_clock::time_point queued_at;

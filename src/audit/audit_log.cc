@@ -105,12 +105,11 @@ void AuditLog::Stop() {
 }
 
 void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done done) {
-  Entry entry{std::move(mutations),
-              std::move(event),
-              std::move(done),
-              {},
+  // Only the type and the body go on: the event's strings are freed here, on the thread that
+  // made them (freeing them on the writer thread cost the appending threads cache misses).
+  std::string body = CanonicalBody(event);
+  Entry entry{std::move(mutations), std::move(event.type), std::move(done), std::move(body),
               std::chrono::steady_clock::now()};
-  entry.body = CanonicalBody(entry.event);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_ && !stopping_) {
@@ -236,7 +235,7 @@ void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {
     store::AuditRow row;
     row.seq = ++seq;
     row.time_ms = time_ms;
-    row.type = entry.event.type;
+    row.type = std::move(entry.type);
     row.prev_hash = std::move(hash);
     row.hash = ChainHash(row.prev_hash, CanonicalRecord(row.seq, time_ms, row.type, entry.body));
     row.body = std::move(entry.body);
