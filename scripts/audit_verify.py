@@ -2,9 +2,12 @@
 """Checks an xrole audit chain exported as JSON Lines (`xrole audit export`), independently of
 xrole: recomputes every record's hash from its content (format: src/audit/README.md) and
 checks that records are numbered 1, 2, 3, ... and linked. Each `--pin SEQ:HASH` (a checkpoint
-whose signature you have checked) must match the record's hash.
+whose signature you have checked) must match the record's hash. `--after SEQ:HASH` checks a
+chain that continues after record SEQ with hash HASH instead of starting at record 1: a live log
+or an archive after an `xrole audit prune` (the `audit.prune` record names the cut).
 
-Usage: audit_verify.py [FILE|-] [--pin SEQ:HASH]...   Exit status 0 if the chain verifies.
+Usage: audit_verify.py [FILE|-] [--after SEQ:HASH] [--pin SEQ:HASH]...
+Exit status 0 if the chain verifies.
 """
 import argparse
 import hashlib
@@ -20,10 +23,12 @@ def main():
     parser = argparse.ArgumentParser(description="Checks an exported xrole audit chain.")
     parser.add_argument("file", nargs="?", default="-")
     parser.add_argument("--pin", action="append", default=[], metavar="SEQ:HASH")
+    parser.add_argument("--after", default="0:" + "0" * 64, metavar="SEQ:HASH")
     args = parser.parse_args()
     pins = {int(seq): h for seq, h in (pin.split(":", 1) for pin in args.pin)}
     lines = sys.stdin if args.file == "-" else open(args.file, encoding="ascii")
-    seq, prev, problems = 0, "0" * 64, []
+    start_seq, prev = args.after.split(":", 1)
+    seq, problems = int(start_seq), []
     for line in filter(str.strip, lines):
         r = json.loads(line)
         record = canonical({k: r[k] for k in ("event", "seq", "time", "type")})

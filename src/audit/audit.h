@@ -85,6 +85,7 @@ struct Problem {
 
 struct VerifyReport {
   bool ok = true;
+  std::int64_t pruned_through = 0;  // the chain continues a recorded prune through this record
   std::int64_t records = 0;
   std::int64_t last_seq = 0;
   std::string last_hash;
@@ -93,7 +94,12 @@ struct VerifyReport {
   std::vector<Problem> problems;
 };
 
-// Checks the whole chain and every checkpoint. Pure: no I/O.
+// The event type of a retention cut. Its details hold `throughSeq` and `hash`: the last removed
+// record and its chain hash, which the next record links to.
+inline constexpr std::string_view kPruneEventType = "audit.prune";
+
+// Checks the whole chain and every checkpoint. Pure: no I/O. A chain may start after record 1
+// when it continues a recorded prune (see FindStart in verify.cc).
 VerifyReport Verify(const std::vector<store::AuditRow>& rows,
                     const std::vector<store::CheckpointRow>& checkpoints, const PublicKeys& keys);
 

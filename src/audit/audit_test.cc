@@ -152,6 +152,10 @@ class ForwardingStore : public store::Store {
   Result<std::vector<store::CheckpointRow>> ReadCheckpoints() override {
     return inner_.ReadCheckpoints();
   }
+  Status PruneAudit(std::int64_t through_seq, const store::CheckpointRow& anchor) override {
+    return inner_.PruneAudit(through_seq, anchor);
+  }
+  Result<std::int64_t> AuditPrunedThrough() override { return inner_.AuditPrunedThrough(); }
   std::string Describe() const override { return inner_.Describe(); }
 
  protected:
@@ -374,6 +378,78 @@ TEST(VerifyTest, EmptyAndIntactChainsAreOk) {
   EXPECT_EQ(report.records, 20);
   EXPECT_EQ(report.last_seq, 20);
   EXPECT_EQ(report.last_hash, rows.back().hash);
+}
+
+// A chain that continues a prune: rows 1..cut removed, a checkpoint at the cut, and an
+// `audit.prune` record after it naming (cut, hash).
+struct PrunedChain {
+  std::vector<store::AuditRow> rows;
+  std::vector<store::CheckpointRow> checkpoints;
+  PublicKeys keys;
+};
+
+PrunedChain MakePrunedChain(std::int64_t cut, std::int64_t named_cut, bool named_hash_right) {
+  static const crypto::Ed25519PrivateKey key = crypto::Ed25519PrivateKey::Generate();
+  std::vector<store::AuditRow> all = MakeChain(static_cast<int>(cut) + 3);
+  const std::string cut_hash = all[static_cast<std::size_t>(cut - 1)].hash;
+  Event prune;
+  prune.type = std::string(kPruneEventType);
+  prune.outcome = "ok";
+  prune.details_json = "{\"hash\":\"" + (named_hash_right ? cut_hash : std::string(64, 'f')) +
+                       "\",\"throughSeq\":" + std::to_string(named_cut) + "}";
+  store::AuditRow record =
+      MakeRow(cut + 4, 1700000000000 + cut + 4, CanonicalBody(prune), all.back().hash);
+  record.type = prune.type;
+  record.hash = ChainHash(record.prev_hash,
+                          CanonicalRecord(record.seq, record.time_ms, record.type, record.body));
+  all.push_back(record);
+  PrunedChain chain;
+  chain.rows.assign(all.begin() + cut, all.end());
+  const std::int64_t time_ms = 1800000000000;
+  chain.checkpoints.push_back(store::CheckpointRow{
+      cut, cut_hash, time_ms, "k1",
+      crypto::Base64Encode(key.Sign(CheckpointMessage(cut, cut_hash, time_ms)))});
+  chain.keys["k1"] = key.PublicKeyRaw();
+  return chain;
+}
+
+TEST(VerifyTest, APrunedChainStartsAfterItsAnchorOnlyWhenTheChainRecordsThePrune) {
+  PrunedChain chain = MakePrunedChain(5, 5, true);
+  VerifyReport report = Verify(chain.rows, chain.checkpoints, chain.keys);
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.pruned_through, 5);
+  EXPECT_EQ(report.records, 4);
+
+  // No prune record (an attacker who removed records through a checkpointed one): a gap.
+  chain.rows.pop_back();
+  report = Verify(chain.rows, chain.checkpoints, chain.keys);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 1}})) << Describe(report);
+  EXPECT_EQ(report.pruned_through, 0);
+
+  // A prune record naming another cut, or another hash, does not count either.
+  for (auto [named_cut, right_hash] : {std::pair{4, true}, std::pair{5, false}}) {
+    chain = MakePrunedChain(5, named_cut, right_hash);
+    report = Verify(chain.rows, chain.checkpoints, chain.keys);
+    EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 1}})) << Describe(report);
+  }
+
+  // Nor does an anchor whose signature is not the key's.
+  chain = MakePrunedChain(5, 5, true);
+  chain.keys["k1"] = crypto::Ed25519PrivateKey::Generate().PublicKeyRaw();
+  report = Verify(chain.rows, chain.checkpoints, chain.keys);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"bad-signature", 5}})) << Describe(report);
+
+  // Records removed after the anchor are a gap after it.
+  chain = MakePrunedChain(5, 5, true);
+  chain.rows.erase(chain.rows.begin());
+  report = Verify(chain.rows, chain.checkpoints, chain.keys);
+  EXPECT_EQ(report.pruned_through, 0);  // the first record no longer follows the anchor...
+  EXPECT_FALSE(report.ok);
+  chain = MakePrunedChain(5, 5, true);
+  chain.rows.erase(chain.rows.begin() + 2);
+  report = Verify(chain.rows, chain.checkpoints, chain.keys);
+  EXPECT_EQ(report.pruned_through, 5);  // ...but here it does, and record 8 is missing
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 8}})) << Describe(report);
 }
 
 TEST(VerifyTest, LinesOutOfOrderAreReordered) {

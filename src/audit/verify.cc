@@ -7,6 +7,7 @@
 // that is how deletions, insertions and moves are told apart without reporting every record
 // after them.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -38,15 +39,21 @@ struct RecordState {
   bool suspect = false;          // edited, renumbered or reported: its neighbours' links are moot
 };
 
+// Where the walk starts: the genesis, or the record a recorded prune removed last.
+struct ChainStart {
+  std::int64_t seq = 0;
+  std::string_view hash = kGenesisHash;
+};
+
 class ChainWalk {
  public:
   ChainWalk(const std::vector<store::AuditRow>& rows, VerifyReport& report)
       : rows_(rows), report_(report), states_(rows.size()) {}
 
-  void Run() {
-    std::int64_t prev_seq = 0;
-    std::int64_t prev_written = 0;
-    std::string_view prev_hash = kGenesisHash;
+  void Run(ChainStart start) {
+    std::int64_t prev_seq = start.seq;
+    std::int64_t prev_written = start.seq;
+    std::string_view prev_hash = start.hash;
     for (std::size_t i = 0; i < rows_.size(); ++i) {
       const store::AuditRow& row = rows_[i];
       RecordState& state = states_[i];
@@ -278,6 +285,36 @@ void CheckCheckpoints(const std::vector<store::AuditRow>& rows,
   }
 }
 
+// A chain that starts after record C (> 0) continues one that was pruned through C: accepted
+// only if a checkpoint pins C with the hash the first record links to (its signature is checked
+// with the others) and the remaining chain holds the `audit.prune` record of that cut, naming
+// C and that hash. Without both, the missing records are a gap like any other.
+ChainStart FindStart(const std::vector<store::AuditRow>& rows,
+                     const std::vector<store::CheckpointRow>& checkpoints) {
+  if (rows.empty() || !SeqInRange(rows.front().seq) || rows.front().seq == 1) return {};
+  const std::int64_t cut = rows.front().seq - 1;
+  const std::string& hash = rows.front().prev_hash;
+  bool pinned = std::any_of(checkpoints.begin(), checkpoints.end(), [&](const auto& checkpoint) {
+    return checkpoint.seq == cut && checkpoint.hash == hash;
+  });
+  if (!pinned) return {};
+  for (const store::AuditRow& row : rows) {
+    if (row.type != kPruneEventType) continue;
+    nlohmann::json body = nlohmann::json::parse(row.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) continue;
+    auto details = body.find("details");
+    if (details == body.end() || !details->is_object()) continue;
+    auto through = details->find("throughSeq");
+    auto through_hash = details->find("hash");
+    if (through != details->end() && through->is_number_integer() &&
+        through->get<std::int64_t>() == cut && through_hash != details->end() &&
+        through_hash->is_string() && through_hash->get<std::string>() == hash) {
+      return ChainStart{cut, hash};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 VerifyReport Verify(const std::vector<store::AuditRow>& rows,
@@ -290,7 +327,9 @@ VerifyReport Verify(const std::vector<store::AuditRow>& rows,
       report.last_hash = row.hash;
     }
   }
-  ChainWalk(rows, report).Run();
+  ChainStart start = FindStart(rows, checkpoints);
+  report.pruned_through = start.seq;
+  ChainWalk(rows, report).Run(start);
   CheckCheckpoints(rows, checkpoints, keys, report);
   report.ok = report.problems.empty();
   return report;

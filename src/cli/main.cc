@@ -242,6 +242,18 @@ int main(int argc, char** argv) {
       with_client_options(audit_cmd->add_subcommand("export", "audit records as JSON Lines"));
   export_cmd->add_option("-o,--out", export_file, "output file (default: standard output)");
   export_cmd->add_option("--after", export_after, "records after this seq");
+  cli::AuditPruneOptions prune;
+  CLI::App* prune_cmd = with_client_options(
+      audit_cmd->add_subcommand("prune", "archive and remove the oldest audit records"));
+  auto* prune_through =
+      prune_cmd->add_option("--through", prune.through_seq, "remove records up to this seq");
+  prune_cmd->add_option("--older-than-days", prune.older_than_days, "remove older records")
+      ->excludes(prune_through);
+  auto* prune_archive = prune_cmd->add_option("--archive", prune.archive_file,
+                                              "write the removed records here first (JSON Lines)");
+  prune_cmd->add_flag("--no-archive", prune.no_archive, "remove without keeping a copy")
+      ->excludes(prune_archive);
+  prune_cmd->add_flag("--dry-run", prune.dry_run, "only report what would be removed");
 
   CLI::App* keys_cmd =
       with_client_options(app.add_subcommand("keys", "public token-verification keys"));
@@ -288,6 +300,7 @@ int main(int argc, char** argv) {
   if (tail_cmd->parsed()) return cli::RunAuditTail(client, tail);
   if (verify_cmd->parsed()) return cli::RunAuditVerify(client, offline);
   if (export_cmd->parsed()) return cli::RunAuditExport(client, export_file, export_after);
+  if (prune_cmd->parsed()) return cli::RunAuditPrune(client, prune);
   if (keys_cmd->parsed()) return cli::RunKeys(client, keys_rotate_cmd->parsed());
   if (health_cmd->parsed()) return cli::RunHealth(client);
   if (metrics_cmd->parsed()) return cli::RunMetrics(client);

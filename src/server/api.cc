@@ -402,6 +402,7 @@ struct Api::Impl {
       return JsonResponse(200, DriftJson(report));
     }
     if (r == "offboard" && m == "POST" && n == 2) return Offboard(caller, body);
+    if (r == "audit" && m == "POST" && n == 3 && p[2] == "prune") return PruneAudit(caller, body);
     if (r == "review" && m == "GET" && n == 2) return Review(caller, request);
     if (r == "approvals" && m == "GET" && n == 2) {
       if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
@@ -459,6 +460,7 @@ struct Api::Impl {
                                                   {"lastHash", report.last_hash},
                                                   {"checkpoints", report.checkpoints},
                                                   {"lastCheckpointSeq", report.last_checkpoint_seq},
+                                                  {"prunedThrough", report.pruned_through},
                                                   {"problems", problems}});
     }
     return Error(ErrorCode::kNotFound, "no such resource `" + m + " " + request.path + "`");
@@ -503,6 +505,39 @@ struct Api::Impl {
     json out = session::OffboardJson(result);
     out["auditId"] = result.audit_id;
     return JsonResponse(200, out);
+  }
+
+  Result<HttpResponse> PruneAudit(const Caller& caller, const json& body) {
+    for (const auto& [key, value] : body.items()) {
+      if (key != "throughSeq" && key != "olderThanDays" && key != "dryRun" && key != "expectHash") {
+        return Error(ErrorCode::kInvalidArgument,
+                     "unknown member `" + key +
+                         "`: expected `throughSeq` or `olderThanDays`, `dryRun`, `expectHash`",
+                     key);
+      }
+    }
+    session::PruneAuditRequest prune;
+    XROLE_ASSIGN_OR_RETURN(prune.through_seq, GetInt(body, "throughSeq"));
+    XROLE_ASSIGN_OR_RETURN(std::int64_t days, GetInt(body, "olderThanDays"));
+    XROLE_ASSIGN_OR_RETURN(prune.expect_hash, GetString(body, "expectHash"));
+    if (body.contains("dryRun")) {
+      if (!body["dryRun"].is_boolean()) {
+        return Error(ErrorCode::kInvalidArgument, "`dryRun` must be true or false", "dryRun");
+      }
+      prune.dry_run = body["dryRun"].get<bool>();
+    }
+    if (prune.through_seq < 0 || days < 0 || days > 36500) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "`throughSeq` must be a record number and `olderThanDays` 1..36500 days");
+    }
+    if (days > 0) prune.before_ms = audit::NowMs() - days * 86'400'000;
+    XROLE_ASSIGN_OR_RETURN(auto result, broker.PruneAudit(caller, prune));
+    return JsonResponse(200, {{"firstSeq", result.first_seq},
+                              {"throughSeq", result.through_seq},
+                              {"hash", result.hash},
+                              {"records", result.records},
+                              {"dryRun", result.dry_run},
+                              {"auditId", result.audit_id}});
   }
 
   Result<HttpResponse> Review(const Caller& caller, const HttpRequest& request) {

@@ -289,6 +289,7 @@ struct Broker::State {
   std::unique_ptr<audit::AuditLog> audit;
 
   mutable std::shared_mutex mutex;
+  std::mutex prune_mutex;  // one audit prune at a time
   std::shared_ptr<const Catalog> catalog = std::make_shared<Catalog>();
   std::optional<std::vector<std::vector<policy::Policy>>> scps;
   std::optional<std::vector<std::vector<policy::Policy>>> rcps;
@@ -2445,6 +2446,92 @@ Result<audit::VerifyReport> Broker::VerifyAudit(const Caller& caller) {
   audit::PublicKeys keys;
   for (const auto& key : state_->keys->PublicKeys()) keys[key.key_id] = key.public_key;
   return audit::Verify(rows, checkpoints, keys);
+}
+
+Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
+                                            const PruneAuditRequest& request) {
+  State& s = *state_;
+  if (caller.kind != Caller::Kind::kAdmin) {
+    Error error = Denied("only the admin may prune the audit log");
+    s.AuditRefusal(caller, std::string(audit::kPruneEventType), error);
+    return error;
+  }
+  if ((request.through_seq > 0) == (request.before_ms > 0)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "give exactly one of `throughSeq` (a record number) and `olderThanDays`");
+  }
+  std::lock_guard prune_lock(s.prune_mutex);
+  XROLE_ASSIGN_OR_RETURN(auto rows, s.store->ReadAudit(0, 0));
+  XROLE_ASSIGN_OR_RETURN(auto checkpoints, s.store->ReadCheckpoints());
+  audit::PublicKeys keys;
+  for (const auto& key : s.keys->PublicKeys()) keys[key.key_id] = key.public_key;
+  audit::VerifyReport report = audit::Verify(rows, checkpoints, keys);
+  if (!report.ok) {
+    return Error(ErrorCode::kConflict,
+                 "the audit chain does not verify (" + std::to_string(report.problems.size()) +
+                     " problem(s), first at record " + std::to_string(report.problems[0].seq) +
+                     ": " + report.problems[0].message + "); nothing was pruned");
+  }
+  if (rows.empty()) return Error(ErrorCode::kInvalidArgument, "the audit log is empty");
+
+  // The cut: the last record to remove. Record times never decrease along the chain.
+  std::size_t cut = rows.size();  // index into rows; rows.size(): none
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    bool removed = request.through_seq > 0 ? rows[i].seq <= request.through_seq
+                                           : rows[i].time_ms < request.before_ms;
+    if (!removed) break;
+    cut = i;
+  }
+  if (request.through_seq > 0 && (cut == rows.size() || rows[cut].seq != request.through_seq)) {
+    return Error(ErrorCode::kInvalidArgument, "record " + std::to_string(request.through_seq) +
+                                                  " is not in the log (it holds records " +
+                                                  std::to_string(rows.front().seq) + ".." +
+                                                  std::to_string(rows.back().seq) + ")");
+  }
+  if (cut == rows.size()) {
+    return Error(ErrorCode::kInvalidArgument, "no record is older than the cut-off");
+  }
+  if (cut + 1 == rows.size()) {
+    return Error(ErrorCode::kInvalidArgument, "the last record (" +
+                                                  std::to_string(rows.back().seq) +
+                                                  ") stays: the chain continues from it");
+  }
+  const store::AuditRow& last_removed = rows[cut];
+  if (!request.expect_hash.empty() && request.expect_hash != last_removed.hash) {
+    return Error(ErrorCode::kInvalidArgument, "record " + std::to_string(last_removed.seq) +
+                                                  " has hash " + last_removed.hash +
+                                                  ", not the expected " + request.expect_hash);
+  }
+  PruneAuditResult result;
+  result.first_seq = rows.front().seq;
+  result.through_seq = last_removed.seq;
+  result.hash = last_removed.hash;
+  result.records = static_cast<std::int64_t>(cut + 1);
+  result.dry_run = request.dry_run;
+  if (request.dry_run) return result;
+
+  store::CheckpointRow anchor;
+  anchor.seq = result.through_seq;
+  anchor.hash = result.hash;
+  anchor.time_ms = audit::NowMs();
+  {
+    std::shared_lock lock(s.mutex);  // the signer changes only under the exclusive lock
+    anchor.key_id = s.keys->signer_id();
+    anchor.signature = crypto::Base64Encode(
+        s.keys->signer().Sign(audit::CheckpointMessage(anchor.seq, anchor.hash, anchor.time_ms)));
+  }
+  // The record first: once the records are gone, it is what lets Verify accept the chain's
+  // new start (and a crash between the two leaves a chain that still verifies).
+  audit::Event event = s.MakeEvent(std::string(audit::kPruneEventType), caller);
+  event.outcome = "ok";
+  event.details_json = Dump({{"firstSeq", result.first_seq},
+                             {"throughSeq", result.through_seq},
+                             {"hash", result.hash},
+                             {"records", result.records},
+                             {"anchorKey", anchor.key_id}});
+  XROLE_ASSIGN_OR_RETURN(result.audit_id, s.audit->AppendAndWait({}, std::move(event)));
+  XROLE_RETURN_IF_ERROR(s.store->PruneAudit(result.through_seq, anchor));
+  return result;
 }
 
 std::string Broker::Metrics() const {

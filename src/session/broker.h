@@ -256,6 +256,26 @@ struct DriftReport {
 // becomes the IAM trust document the shorthand expands to (ExpandTrustShorthandsNaming).
 // Approvals are cancelled while pending or approved and unused. Revocations take effect for
 // every request that follows the call.
+// Audit retention (docs/broker.md "Retention"): removes the oldest records, through
+// `through_seq` or through the last record older than `before_ms` (exactly one of the two).
+// With `dry_run` only the cut is computed. `expect_hash`, when set, must be the chain hash of
+// the cut record (so that what a client archived is what is removed).
+struct PruneAuditRequest {
+  std::int64_t through_seq = 0;
+  std::int64_t before_ms = 0;  // epoch ms
+  bool dry_run = false;
+  std::string expect_hash;
+};
+
+struct PruneAuditResult {
+  std::int64_t first_seq = 0;    // the first record removed (the previous cut + 1)
+  std::int64_t through_seq = 0;  // the last record removed
+  std::string hash;              // its chain hash: the next record links to it
+  std::int64_t records = 0;      // how many were removed
+  bool dry_run = false;
+  std::int64_t audit_id = 0;  // the `audit.prune` record (0 for a dry run)
+};
+
 struct OffboardRequest {
   std::string kind;  // "agent", "role" or "workflow"
   std::string name;
@@ -398,6 +418,12 @@ class Broker {
   Result<std::vector<store::AuditRow>> ReadAudit(const Caller& caller, std::int64_t after,
                                                  std::size_t limit);
   Result<audit::VerifyReport> VerifyAudit(const Caller& caller);
+  // Admin only. Verifies the whole chain first and refuses (kConflict) if it does not verify:
+  // a cut is anchored by a fresh checkpoint signed by the server key, which must never vouch
+  // for a damaged chain. Then appends an `audit.prune` record naming the cut and its hash, and
+  // removes the records through it (Store::PruneAudit). kInvalidArgument for a cut that is not
+  // after the previous one and before the last record, or a hash that does not match.
+  Result<PruneAuditResult> PruneAudit(const Caller& caller, const PruneAuditRequest& request);
 
   // ---- STS endpoint (docs/sts.md) ----
   // Authenticates a SigV4-signed request: the access key of an agent, a human or a run

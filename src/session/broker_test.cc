@@ -282,6 +282,10 @@ class ControlledStore : public store::Store {
   Result<std::vector<store::CheckpointRow>> ReadCheckpoints() override {
     return inner_->ReadCheckpoints();
   }
+  Status PruneAudit(std::int64_t through_seq, const store::CheckpointRow& anchor) override {
+    return inner_->PruneAudit(through_seq, anchor);
+  }
+  Result<std::int64_t> AuditPrunedThrough() override { return inner_->AuditPrunedThrough(); }
   std::string Describe() const override { return inner_->Describe(); }
 
  private:

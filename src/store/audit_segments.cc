@@ -378,13 +378,35 @@ Status AuditSegments::Discard() {
   return OkStatus();
 }
 
-std::vector<AuditSegments::Segment> AuditSegments::Snapshot() const {
+void AuditSegments::SetPrunedThrough(std::int64_t through_seq) {
   std::lock_guard lock(mutex_);
-  return segments_;
+  pruned_through_ = std::max(pruned_through_, through_seq);
+}
+
+Status AuditSegments::PruneThrough(std::int64_t through_seq) {
+  SetPrunedThrough(through_seq);
+  // File i holds seqs [first_seq(i), first_seq(i + 1)); the last file is always kept (appends go
+  // there).
+  while (true) {
+    std::string path;
+    {
+      std::lock_guard lock(mutex_);
+      if (segments_.size() < 2 || segments_[1].first_seq > through_seq + 1) break;
+      path = segments_.front().path;
+      segments_.erase(segments_.begin());
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return SystemError("remove", path);
+  }
+  return OkStatus();
 }
 
 Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::size_t limit) const {
-  std::vector<Segment> segments = Snapshot();
+  std::vector<Segment> segments;
+  {
+    std::lock_guard lock(mutex_);
+    segments = segments_;
+    after_seq = std::max(after_seq, pruned_through_);
+  }
   // The last segment that can hold after_seq + 1; earlier ones only hold smaller seqs.
   std::size_t first = 0;
   for (std::size_t i = 0; i < segments.size(); ++i) {

@@ -61,6 +61,13 @@ class AuditSegments {
   void Publish();
   Status Discard();
 
+  // Retention: from now on reads skip records with seq <= through_seq, and files holding only
+  // such records are deleted (a file is kept while it holds a later record). Writer only.
+  // The skipping holds for this object; the caller persists through_seq and passes it to
+  // SetPrunedThrough after the next Open.
+  Status PruneThrough(std::int64_t through_seq);
+  void SetPrunedThrough(std::int64_t through_seq);
+
   // Published records with seq > after_seq, in order, at most `limit` (0: no limit). A line
   // that is not a record in the layout above is an error naming its file and line.
   Result<std::vector<AuditRow>> Read(std::int64_t after_seq, std::size_t limit) const;
@@ -80,15 +87,15 @@ class AuditSegments {
   Status Load();
   Status StartSegment(std::int64_t first_seq);
   Status OpenForAppend();
-  std::vector<Segment> Snapshot() const;
 
   const std::string directory_;
   const bool full_sync_;
   const std::int64_t segment_bytes_;
 
-  mutable std::mutex mutex_;  // guards segments_ and last_row_
+  mutable std::mutex mutex_;  // guards segments_, last_row_ and pruned_through_
   std::vector<Segment> segments_;
   std::optional<AuditRow> last_row_;
+  std::int64_t pruned_through_ = 0;
 
   // Writer only.
   int fd_ = -1;                  // the last segment, opened by the first append

@@ -12,7 +12,9 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cinttypes>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -98,6 +100,11 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditRow>> ReadAudit(std::int64_t after_seq, std::size_t limit) override;
   Result<std::optional<AuditRow>> LastAudit() override;
   Result<std::vector<CheckpointRow>> ReadCheckpoints() override;
+  Status PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) override;
+  Result<std::int64_t> AuditPrunedThrough() override {
+    std::lock_guard lock(write_mutex_);
+    return pruned_through_;
+  }
   std::string Describe() const override {
     std::string options;
     if (full_sync_) options += "&sync=full";
@@ -132,6 +139,7 @@ class SqliteStore final : public Store {
   // One SQLite transaction around ApplyBatch. REQUIRES: write_mutex_ held.
   Status CommitToDatabase(const Batch& batch, bool with_audit);
   Result<std::optional<AuditRow>> LastDatabaseAudit();
+  Result<std::int64_t> ReadPrunedThrough();
   Status ApplyMutation(const Mutation& mutation);
   Status InsertAudit(const AuditRow& row);
   Status InsertCheckpoint(const CheckpointRow& row);
@@ -153,6 +161,7 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   Writer writer_;
   std::int64_t last_audit_seq_ = 0;  // of the whole chain; guarded by write_mutex_
+  std::int64_t pruned_through_ = 0;  // guarded by write_mutex_
   std::mutex read_mutex_;
   Reader reader_;
 
@@ -308,6 +317,12 @@ Status SqliteStore::Open() {
   auto segments = AuditSegments::Open(file_name_ + "-audit", full_sync_);
   if (!segments.ok()) return Failure(segments.error(), "open audit segments");
   segments_ = std::move(segments).value();
+  if (auto pruned = ReadPrunedThrough(); !pruned.ok()) {
+    return Failure(pruned.error(), "read the audit retention mark");
+  } else {
+    pruned_through_ = *pruned;
+    segments_->SetPrunedThrough(pruned_through_);
+  }
   auto last = LastDatabaseAudit();
   if (!last.ok()) return last.error();
   last_audit_seq_ = std::max(*last ? (*last)->seq : 0, segments_->last_seq());
@@ -531,6 +546,66 @@ Result<std::optional<AuditRow>> SqliteStore::LastDatabaseAudit() {
   if (!row.ok()) return Failure(row.error(), "read last audit row");
   if (!*row) return std::optional<AuditRow>();
   return std::optional<AuditRow>(ReadAuditRow(last));
+}
+
+constexpr std::string_view kPrunedThroughId = "auditPrunedThrough";
+
+Result<std::int64_t> SqliteStore::ReadPrunedThrough() {
+  XROLE_ASSIGN_OR_RETURN(std::optional<std::string> doc,
+                         Get(Table::kMeta, std::string(kPrunedThroughId)));
+  if (!doc) return std::int64_t{0};
+  // The document is {"seq":N}, written by PruneAudit below.
+  std::int64_t seq = 0;
+  if (std::sscanf(doc->c_str(), "{\"seq\":%" SCNd64 "}", &seq) != 1 || seq < 0) {
+    return Error(ErrorCode::kInternal,
+                 "meta `" + std::string(kPrunedThroughId) + "` is not {\"seq\":N}: " + *doc);
+  }
+  return seq;
+}
+
+Status SqliteStore::PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) {
+  std::lock_guard lock(write_mutex_);
+  if (through_seq <= pruned_through_ || through_seq >= last_audit_seq_ ||
+      anchor.seq != through_seq) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "prune audit through " + std::to_string(through_seq) +
+                     ": must be after the last prune (" + std::to_string(pruned_through_) +
+                     ") and before the last record (" + std::to_string(last_audit_seq_) +
+                     "), with the anchor checkpoint at that record");
+  }
+  auto run = [&]() -> Status {
+    sqlite::Connection& db = writer_.connection;
+    XROLE_ASSIGN_OR_RETURN(sqlite::Statement rows,
+                           db.Prepare("DELETE FROM audit_log WHERE seq <= ?1"));
+    XROLE_RETURN_IF_ERROR(rows.BindInt64(1, through_seq));
+    XROLE_RETURN_IF_ERROR(rows.Run());
+    XROLE_ASSIGN_OR_RETURN(sqlite::Statement checkpoints,
+                           db.Prepare("DELETE FROM audit_checkpoints WHERE seq < ?1"));
+    XROLE_RETURN_IF_ERROR(checkpoints.BindInt64(1, through_seq));
+    XROLE_RETURN_IF_ERROR(checkpoints.Run());
+    XROLE_ASSIGN_OR_RETURN(sqlite::Statement anchored,
+                           db.Prepare("SELECT 1 FROM audit_checkpoints WHERE seq = ?1"));
+    XROLE_RETURN_IF_ERROR(anchored.BindInt64(1, through_seq));
+    XROLE_ASSIGN_OR_RETURN(bool has_anchor, anchored.Step());
+    anchored.Reset();
+    if (!has_anchor) XROLE_RETURN_IF_ERROR(InsertCheckpoint(anchor));
+    return ApplyMutation(Mutation{Table::kMeta, std::string(kPrunedThroughId),
+                                  "{\"seq\":" + std::to_string(through_seq) + "}"});
+  };
+  if (auto begun = writer_.begin.Run(); !begun.ok()) return Failure(begun.error(), "prune: begin");
+  Status pruned = run();
+  if (pruned.ok()) pruned = writer_.commit.Run();
+  if (!pruned.ok()) {
+    if (writer_.connection.InTransaction()) (void)writer_.rollback.Run();
+    return Failure(pruned.error(), "prune audit through " + std::to_string(through_seq));
+  }
+  pruned_through_ = through_seq;
+  // Readers skip the pruned seqs from here on; a file left behind by a failure here or a crash
+  // is skipped too, and removed by the next prune.
+  if (Status removed = segments_->PruneThrough(through_seq); !removed.ok()) {
+    return Failure(removed.error(), "prune audit: remove segment files");
+  }
+  return OkStatus();
 }
 
 Result<std::vector<CheckpointRow>> SqliteStore::ReadCheckpoints() {

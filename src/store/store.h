@@ -95,6 +95,16 @@ class Store {
   virtual Result<std::optional<AuditRow>> LastAudit() = 0;
   virtual Result<std::vector<CheckpointRow>> ReadCheckpoints() = 0;
 
+  // Retention: removes every audit record with seq <= through_seq and every checkpoint before
+  // it, and stores `anchor` (a signed checkpoint pinning record through_seq, which the caller
+  // has verified) unless a checkpoint at that seq exists. Atomic for readers: once it returns
+  // (or the process dies after its transaction), reads start after through_seq, even while
+  // files of removed records are still being deleted. kInvalidArgument unless
+  // AuditPrunedThrough() < through_seq <= the last record and anchor.seq == through_seq.
+  virtual Status PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) = 0;
+  // The through_seq of the last PruneAudit, 0 if none.
+  virtual Result<std::int64_t> AuditPrunedThrough() = 0;
+
   // "sqlite:/path/to/xrole.db" (options that differ from the defaults appended as in the URL).
   virtual std::string Describe() const = 0;
 };

@@ -481,6 +481,83 @@ TEST_F(SqliteStoreTest, SeqsAreCheckedAcrossTheTableAndTheSegments) {
   EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{1, 2, 3}));
 }
 
+// Retention: records through a seq leave the table and the segment files in one step that
+// readers see whole; the anchor checkpoint stays, and everything survives reopening.
+TEST_F(SqliteStoreTest, PruneAuditRemovesRecordsThroughASeqFromBothPlaces) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (std::int64_t seq = 1; seq <= 12; ++seq) {
+    Batch batch;
+    if (seq % 3 == 0) batch.mutations = {Upsert(Table::kRuns, "run-" + std::to_string(seq), "{}")};
+    batch.audit = {Audit(seq)};
+    if (seq == 4 || seq == 8)
+      batch.checkpoints = {CheckpointRow{seq, Audit(seq).hash, 1, "k", "s"}};
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  const CheckpointRow anchor{7, Audit(7).hash, 2, "k", "anchor"};
+  EXPECT_EQ(store->PruneAudit(12, CheckpointRow{12, "h", 2, "k", "s"}).error().code(),
+            ErrorCode::kInvalidArgument);  // the last record stays
+  EXPECT_EQ(store->PruneAudit(7, CheckpointRow{6, "h", 2, "k", "s"}).error().code(),
+            ErrorCode::kInvalidArgument);  // the anchor must pin the cut
+  Status pruned = store->PruneAudit(7, anchor);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().ToString();
+  EXPECT_EQ(*store->AuditPrunedThrough(), 7);
+  EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{8, 9, 10, 11, 12}));
+  EXPECT_EQ((*store->ReadAudit(3, 2)).front().seq, 8);
+  auto checkpoints = store->ReadCheckpoints();
+  ASSERT_TRUE(checkpoints.ok());
+  ASSERT_EQ(checkpoints->size(), 2u);
+  EXPECT_EQ((*checkpoints)[0].signature, "anchor");
+  EXPECT_EQ((*checkpoints)[1].seq, 8);
+  EXPECT_EQ(store->PruneAudit(5, CheckpointRow{5, "h", 2, "k", "s"}).error().code(),
+            ErrorCode::kInvalidArgument);  // not before the last prune
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Rows("SELECT seq FROM audit_log ORDER BY seq"),
+              (std::vector<std::string>{"9", "12"}));
+  }
+  // Appends continue after the chain's end, and all of it survives reopening.
+  Batch next;
+  next.audit = {Audit(13)};
+  ASSERT_TRUE(store->Commit(next).ok());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->AuditPrunedThrough(), 7);
+  EXPECT_EQ(AuditSeqs(*store), (std::vector<std::int64_t>{8, 9, 10, 11, 12, 13}));
+  EXPECT_EQ((*store->LastAudit())->seq, 13);
+}
+
+TEST(AuditSegmentsTest, PruneDeletesWholeFilesOnlyAndReadsSkipTheRest) {
+  std::string pattern = (fs::temp_directory_path() / "xrole-segments-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string dir = pattern;
+  auto segments = AuditSegments::Open(dir, /*full_sync=*/false, /*segment_bytes=*/1);
+  ASSERT_TRUE(segments.ok());
+  for (std::int64_t first : {1, 4, 7}) {  // files [1..3], [4..6], [7..9]
+    ASSERT_TRUE((*segments)->Append({Audit(first), Audit(first + 1), Audit(first + 2)}).ok());
+    (*segments)->Publish();
+  }
+  ASSERT_TRUE((*segments)->PruneThrough(5).ok());
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"audit-00000000000000000004.jsonl",
+                                             "audit-00000000000000000007.jsonl"}));
+  auto rows = (*segments)->Read(0, 0);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ(rows->front().seq, 6);
+  // The last file is never removed, even when all of it is pruned.
+  ASSERT_TRUE((*segments)->PruneThrough(9).ok());
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "audit-00000000000000000007.jsonl"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "audit-00000000000000000004.jsonl"));
+  EXPECT_TRUE((*segments)->Read(0, 0)->empty());
+  fs::remove_all(dir);
+}
+
 TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
   std::string pattern = (fs::temp_directory_path() / "xrole-segments-XXXXXX").string();
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);

@@ -91,6 +91,7 @@ json ReportJson(const audit::VerifyReport& report) {
           {"lastHash", report.last_hash},
           {"checkpoints", report.checkpoints},
           {"lastCheckpointSeq", report.last_checkpoint_seq},
+          {"prunedThrough", report.pruned_through},
           {"problems", problems}};
 }
 
@@ -221,6 +222,93 @@ int RunAuditExport(const ClientOptions& client_options, const std::string& outpu
   if (!out) return UsageError("audit export: cannot write `" + output_file + "`");
   std::fprintf(stderr, "xrole: exported %zu audit record%s to %s\n", lines, lines == 1 ? "" : "s",
                output_file.c_str());
+  return kExitOk;
+}
+
+int RunAuditPrune(const ClientOptions& client_options, const AuditPruneOptions& options) {
+  if ((options.through_seq > 0) == (options.older_than_days > 0)) {
+    return UsageError("audit prune: give --through SEQ or --older-than-days DAYS");
+  }
+  if (!options.dry_run && options.archive_file.empty() && !options.no_archive) {
+    return UsageError(
+        "audit prune: give --archive FILE to keep the removed records, or --no-archive");
+  }
+  std::error_code ec;
+  if (!options.archive_file.empty() && std::filesystem::exists(options.archive_file, ec)) {
+    return UsageError("audit prune: `" + options.archive_file + "` exists; not overwriting it");
+  }
+  Client client(client_options);
+  json cut_request = {{"dryRun", true}};
+  if (options.through_seq > 0) cut_request["throughSeq"] = options.through_seq;
+  if (options.older_than_days > 0) cut_request["olderThanDays"] = options.older_than_days;
+  Reply reply = client.Call("POST", "/v1/audit/prune", cut_request.dump());
+  if (!reply.ok()) return client.Report(reply);
+  json cut = json::parse(reply.body, nullptr, false);
+  const std::int64_t first = cut.value("firstSeq", std::int64_t{0});
+  const std::int64_t through = cut.value("throughSeq", std::int64_t{0});
+  const std::int64_t records = cut.value("records", std::int64_t{0});
+  const std::string hash = cut.value("hash", std::string());
+  if (options.dry_run) {
+    if (client.json_output()) {
+      std::printf("%s\n", reply.body.c_str());
+    } else {
+      std::printf("would remove %lld audit records, %lld..%lld (the last has hash %s)\n",
+                  static_cast<long long>(records), static_cast<long long>(first),
+                  static_cast<long long>(through), hash.c_str());
+    }
+    return kExitOk;
+  }
+
+  if (!options.archive_file.empty()) {
+    Reply exported = client.Call("GET", "/v1/audit/export?after=" + std::to_string(first - 1) +
+                                            "&limit=" + std::to_string(records));
+    if (!exported.ok()) return client.Report(exported);
+    // The archive must be exactly the records the server will remove.
+    std::int64_t count = 0;
+    json last;
+    std::size_t start = 0;
+    while (start < exported.body.size()) {
+      std::size_t end = exported.body.find('\n', start);
+      if (end == std::string::npos) end = exported.body.size();
+      json line = json::parse(exported.body.substr(start, end - start), nullptr, false);
+      if (count == 0 && line.value("seq", std::int64_t{0}) != first) break;
+      last = std::move(line);
+      ++count;
+      start = end + 1;
+    }
+    if (count != records || last.value("seq", std::int64_t{0}) != through ||
+        last.value("hash", std::string()) != hash) {
+      return UsageError("audit prune: the exported records do not match the cut (" +
+                        std::to_string(count) + " of " + std::to_string(records) +
+                        " records); nothing was removed");
+    }
+    {
+      std::ofstream out(options.archive_file, std::ios::binary | std::ios::trunc);
+      out << exported.body;
+      out.flush();
+      if (!out) {
+        return UsageError("audit prune: cannot write `" + options.archive_file +
+                          "`; nothing was removed");
+      }
+    }
+    std::fprintf(stderr, "xrole: archived audit records %lld..%lld to %s\n",
+                 static_cast<long long>(first), static_cast<long long>(through),
+                 options.archive_file.c_str());
+  }
+
+  json prune_request = {{"throughSeq", through}, {"expectHash", hash}};
+  reply = client.Call("POST", "/v1/audit/prune", prune_request.dump());
+  if (!reply.ok()) return client.Report(reply);
+  if (client.json_output()) {
+    std::printf("%s\n", reply.body.c_str());
+    return kExitOk;
+  }
+  json result = json::parse(reply.body, nullptr, false);
+  std::printf(
+      "removed %lld audit records, %lld..%lld; the chain now starts after %s (audit "
+      "record %s)\n",
+      static_cast<long long>(records), static_cast<long long>(first),
+      static_cast<long long>(through), hash.c_str(), JsonText(result, "auditId").c_str());
   return kExitOk;
 }
 

@@ -146,6 +146,19 @@ int RunAuditVerify(const ClientOptions& client, bool offline);
 // `xrole audit export`: JSON Lines to `output_file` ("" or "-" for standard output).
 int RunAuditExport(const ClientOptions& client, const std::string& output_file, std::int64_t after);
 
+// `xrole audit prune`: removes the oldest audit records (POST /v1/audit/prune). Unless
+// `no_archive`, the records are first exported to `archive_file` (which must not exist) and
+// checked against the cut: their count, first seq and the last record's hash; the server then
+// removes exactly those (`expectHash`). `dry_run` only reports the cut.
+struct AuditPruneOptions {
+  std::int64_t through_seq = 0;
+  std::int64_t older_than_days = 0;
+  std::string archive_file;
+  bool no_archive = false;
+  bool dry_run = false;
+};
+int RunAuditPrune(const ClientOptions& client, const AuditPruneOptions& options);
+
 // `xrole health` (GET /healthz) and `xrole metrics` (GET /metrics).
 int RunHealth(const ClientOptions& client);
 int RunMetrics(const ClientOptions& client);
