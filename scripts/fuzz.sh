@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 targets=(policy_parser_fuzzer evaluator_diff_fuzzer glob_fuzzer objects_fuzzer token_fuzzer
-         sigv4_fuzzer authorize_body_fuzzer)
+         sigv4_fuzzer authorize_body_fuzzer audit_segments_fuzzer)
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DXROLE_BUILD_FUZZ=ON -DXROLE_BUILD_TESTS=OFF -DXROLE_BUILD_BENCH=OFF \
   ${XROLE_CXX_FLAGS_RELWITHDEBINFO:+-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$XROLE_CXX_FLAGS_RELWITHDEBINFO"} >/dev/null

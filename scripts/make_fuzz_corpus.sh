@@ -7,6 +7,10 @@
 #   authorize_body_fuzzer  every case's request as a POST /v1/authorize body, alone and batched
 #   evaluator_diff_fuzzer  the input is the choice stream of the case generator
 #                          (tests/differential/generator.h): fixed pseudo-random byte strings
+#   audit_segments_fuzzer  audit segment files in the layout of src/store/audit_segments.h:
+#                          whole lines, a torn last line, a garbage line, two files (0x1E
+#                          between them, then the second file's first seq - 2 as one byte),
+#                          and the inputs of two fixed bugs
 # Deterministic; safe to re-run (files are named by content hash). Needs python3 with PyYAML.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -101,7 +105,41 @@ rng = random.Random(20261129)
 for i in range(64):
     put("evaluator_diff_fuzzer", bytes(rng.randrange(256) for _ in range(16 + 8 * i)))
 
-for target in ("policy_parser_fuzzer", "glob_fuzzer", "evaluator_diff_fuzzer", "authorize_body_fuzzer"):
+def segment_line(seq, prev_hash, type_="authorize", body=None):
+    # The layout of SegmentLine (src/store/audit_segments.cc): a canonical body, kept verbatim.
+    if body is None:
+        body = json.dumps({"action": "s3:GetObject", "decision": "allow", "n": seq},
+                          separators=(",", ":"), sort_keys=True)
+    h = hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    head = json.dumps({"seq": seq, "time": 1700000000000 + seq, "type": type_,
+                       "prevHash": prev_hash, "hash": h}, separators=(",", ":"))
+    return head[:-1] + ',"event":' + body + "}\n", h
+
+def segment_lines(first, count, prev_hash=""):
+    text = ""
+    for seq in range(first, first + count):
+        line, prev_hash = segment_line(seq, prev_hash)
+        text += line
+    return text, prev_hash
+
+whole, last_hash = segment_lines(1, 3)
+put("audit_segments_fuzzer", whole)
+torn, _ = segment_line(4, last_hash)
+put("audit_segments_fuzzer", whole + torn[:len(torn) // 2])
+lines = whole.splitlines(keepends=True)
+put("audit_segments_fuzzer", lines[0] + "not a record\n" + "".join(lines[2:]))
+odd, _ = segment_line(1, "", type_="caf\u00e9 \"q\"\t\U0001F600",
+                      body='{"a":{"event":[1,2.5,null,true]},"b":"x\\u0000y"}')
+put("audit_segments_fuzzer", odd)
+first_file, last_hash = segment_lines(1, 2)
+second_file, _ = segment_lines(3, 2, last_hash)
+put("audit_segments_fuzzer", first_file + "\x1e" + chr(3 - 2) + second_file)
+# Regressions: a file whose only newline is its first byte; Read after INT64_MAX (last byte 5).
+put("audit_segments_fuzzer", "\n" + torn[:20])
+put("audit_segments_fuzzer", whole + "\x05")
+
+for target in ("policy_parser_fuzzer", "glob_fuzzer", "evaluator_diff_fuzzer", "authorize_body_fuzzer",
+               "audit_segments_fuzzer"):
     d = os.path.join(corpus, target)
     n = len(os.listdir(d)) if os.path.isdir(d) else 0
     print(f"{target}: {n} files")

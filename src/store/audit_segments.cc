@@ -219,14 +219,20 @@ Status AuditSegments::Load() {
       continue;
     }
     last.size = tail_start + static_cast<std::int64_t>(newline) + 1;
-    std::size_t line_start = tail.rfind('\n', newline == 0 ? std::string::npos : newline - 1);
+    // The last line starts after the newline before tail[newline]; there is none when newline is
+    // 0 (rfind from npos would find tail[0] itself, and the line would end before it started).
+    std::size_t line_start = newline == 0 ? std::string::npos : tail.rfind('\n', newline - 1);
     line_start = line_start == std::string::npos ? 0 : line_start + 1;
     if (line_start == 0 && tail_start > 0) {
       // The last line is longer than the window: read it whole.
       XROLE_ASSIGN_OR_RETURN(tail, ReadRange(fd.get(), 0, last.size, last.path));
+      if (static_cast<std::int64_t>(tail.size()) != last.size || tail.back() != '\n') {
+        return Error(ErrorCode::kUnavailable,
+                     "audit segment " + Quoted(last.path) + " changed while it was read");
+      }
       tail_start = 0;
       newline = tail.size() - 1;
-      line_start = tail.rfind('\n', newline == 0 ? std::string::npos : newline - 1);
+      line_start = newline == 0 ? std::string::npos : tail.rfind('\n', newline - 1);
       line_start = line_start == std::string::npos ? 0 : line_start + 1;
     }
     std::string_view line(tail.data() + line_start, newline - line_start);
@@ -407,10 +413,12 @@ Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::s
     segments = segments_;
     after_seq = std::max(after_seq, pruned_through_);
   }
-  // The last segment that can hold after_seq + 1; earlier ones only hold smaller seqs.
+  // The last segment that can hold after_seq + 1; earlier ones only hold smaller seqs. (Written
+  // as first_seq - 1, which cannot overflow: a first seq is above some seq, so above INT64_MIN;
+  // after_seq + 1 overflows for after_seq = INT64_MAX, which `?after=` can ask for.)
   std::size_t first = 0;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i].first_seq <= after_seq + 1) first = i;
+    if (segments[i].first_seq - 1 <= after_seq) first = i;
   }
   std::vector<AuditRow> rows;
   for (std::size_t i = first; i < segments.size(); ++i) {
