@@ -20,6 +20,7 @@
 
 #include "store/audit_segments.h"
 #include "store/migrations.h"
+#include "support/temp_dir.h"
 
 namespace xrole::store {
 namespace {
@@ -529,9 +530,8 @@ TEST_F(SqliteStoreTest, PruneAuditRemovesRecordsThroughASeqFromBothPlaces) {
 }
 
 TEST(AuditSegmentsTest, PruneDeletesWholeFilesOnlyAndReadsSkipTheRest) {
-  std::string pattern = (fs::temp_directory_path() / "xrole-segments-XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-  const std::string dir = pattern;
+  testing::TempDir temp("xrole-segments");
+  const std::string dir = temp.path().string();
   auto segments = AuditSegments::Open(dir, /*full_sync=*/false, /*segment_bytes=*/1);
   ASSERT_TRUE(segments.ok());
   for (std::int64_t first : {1, 4, 7}) {  // files [1..3], [4..6], [7..9]
@@ -555,13 +555,11 @@ TEST(AuditSegmentsTest, PruneDeletesWholeFilesOnlyAndReadsSkipTheRest) {
   EXPECT_TRUE(fs::exists(fs::path(dir) / "audit-00000000000000000007.jsonl"));
   EXPECT_FALSE(fs::exists(fs::path(dir) / "audit-00000000000000000004.jsonl"));
   EXPECT_TRUE((*segments)->Read(0, 0)->empty());
-  fs::remove_all(dir);
 }
 
 TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
-  std::string pattern = (fs::temp_directory_path() / "xrole-segments-XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-  const std::string dir = pattern;
+  testing::TempDir temp("xrole-segments");
+  const std::string dir = temp.path().string();
   {
     // A segment size of one byte: every append starts a file.
     auto segments = AuditSegments::Open(dir, /*full_sync=*/false, /*segment_bytes=*/1);
@@ -612,7 +610,6 @@ TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
   EXPECT_NE(broken.error().message().find("audit-00000000000000000004.jsonl` line 2"),
             std::string::npos)
       << broken.error().message();
-  fs::remove_all(dir);
 }
 
 TEST_F(SqliteStoreTest, CheckpointsAreReadInSeqOrder) {
