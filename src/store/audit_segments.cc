@@ -94,9 +94,14 @@ std::optional<std::int64_t> LeadingSeq(std::string_view line) {
   return seq;
 }
 
-Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::int64_t line_no) {
+// `line_no`: the line's number in its file, 0 for the last line, -1 for unknown (then `offset`,
+// the line's byte offset, says where).
+Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::int64_t line_no,
+                           std::int64_t offset = 0) {
   auto bad = [&](std::string_view why) {
-    std::string where = line_no > 0 ? "line " + std::to_string(line_no) : "last line";
+    std::string where = line_no > 0    ? "line " + std::to_string(line_no)
+                        : line_no == 0 ? "last line"
+                                       : "the line at byte " + std::to_string(offset);
     return Error(ErrorCode::kInternal,
                  "audit segment " + Quoted(path) + " " + where + ": " + std::string(why));
   };
@@ -346,8 +351,11 @@ Status AuditSegments::Append(const std::vector<AuditRow>& rows) {
   if (full_sync_ && ::fdatasync(fd_) != 0) return undo(SystemError("sync", segment.path));
   staged_ = true;
   staged_new_segment_ = new_segment;
+  staged_start_ = segment.size;
   staged_end_ = segment.size + static_cast<std::int64_t>(buffer.size());
   staged_last_ = rows.back();
+  staged_first_seq_ = rows.front().seq;
+  staged_lines_ = static_cast<std::int64_t>(rows.size());
   return OkStatus();
 }
 
@@ -356,9 +364,25 @@ void AuditSegments::Publish() {
   staged_ = false;
   if (!staged_last_) return;
   std::lock_guard lock(mutex_);
-  segments_.back().size = staged_end_;
+  Segment& segment = segments_.back();
+  segment.size = staged_end_;
   last_row_ = std::move(staged_last_);
   staged_last_.reset();
+  // A file this object started is indexed from its first append; another file once a read has
+  // scanned it. The marks stay exact only while they reach the append's start.
+  Index* index = nullptr;
+  if (staged_new_segment_) {
+    index = &indexes_[segment.path];
+    *index = Index{};
+  } else if (auto found = indexes_.find(segment.path); found != indexes_.end()) {
+    index = &found->second;
+  }
+  if (index == nullptr || index->indexed_to != staged_start_) return;
+  if (index->marks.empty() || staged_start_ - index->marks.back().offset >= kMarkBytes) {
+    index->marks.push_back(Mark{staged_first_seq_, staged_start_, index->lines + 1});
+  }
+  index->indexed_to = staged_end_;
+  index->lines += staged_lines_;
 }
 
 Status AuditSegments::Discard() {
@@ -402,6 +426,8 @@ Status AuditSegments::PruneThrough(std::int64_t through_seq) {
       segments_.erase(segments_.begin());
     }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return SystemError("remove", path);
+    std::lock_guard lock(mutex_);
+    indexes_.erase(path);
   }
   return OkStatus();
 }
@@ -423,23 +449,70 @@ Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::s
   std::vector<AuditRow> rows;
   for (std::size_t i = first; i < segments.size(); ++i) {
     const Segment& segment = segments[i];
+    // Where to start: the last mark at or before the first wanted record (records are in seq
+    // order within a file), else the beginning, and then index the file on the way.
+    std::int64_t offset = 0;
+    std::int64_t line_no = 1;  // of the line at `offset`; -1 once unknown
+    bool build_index = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto found = indexes_.find(segment.path);
+      if (found == indexes_.end()) {
+        build_index = true;
+      } else {
+        for (const Mark& mark : found->second.marks) {
+          if (mark.seq - 1 > after_seq || mark.offset >= segment.size) break;
+          offset = mark.offset;
+          line_no = mark.line;
+        }
+      }
+    }
+    Index built;
     Fd fd(::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return SystemError("open", segment.path);
-    XROLE_ASSIGN_OR_RETURN(std::string bytes, ReadRange(fd.get(), 0, segment.size, segment.path));
-    std::string_view rest(bytes);
-    std::int64_t line_no = 0;
-    while (!rest.empty()) {
-      std::size_t end = rest.find('\n');
-      if (end == std::string_view::npos) break;  // truncated behind our back: read what is whole
-      std::string_view line = rest.substr(0, end);
-      rest.remove_prefix(end + 1);
-      ++line_no;
-      if (std::optional<std::int64_t> seq = LeadingSeq(line); seq && *seq <= after_seq) continue;
-      XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, segment.path, line_no));
-      if (row.seq <= after_seq) continue;
-      rows.push_back(std::move(row));
-      if (limit != 0 && rows.size() >= limit) return rows;
+    constexpr std::int64_t kChunk = 1 << 20;
+    std::string carry;  // the start of a line cut by the chunk's end
+    std::int64_t carry_offset = offset;
+    bool full = false;  // `limit` rows read; only indexing goes on
+    while (offset < segment.size && !(full && !build_index)) {
+      XROLE_ASSIGN_OR_RETURN(
+          std::string chunk,
+          ReadRange(fd.get(), offset, std::min(kChunk, segment.size - offset), segment.path));
+      if (chunk.empty()) break;  // truncated behind our back: read what is whole
+      offset += static_cast<std::int64_t>(chunk.size());
+      carry += chunk;
+      std::string_view rest(carry);
+      std::int64_t line_offset = carry_offset;
+      while (true) {
+        std::size_t end = rest.find('\n');
+        if (end == std::string_view::npos) break;
+        std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(end + 1);
+        const std::int64_t this_offset = line_offset;
+        const std::int64_t this_line = line_no;
+        line_offset += static_cast<std::int64_t>(end) + 1;
+        if (line_no > 0) ++line_no;
+        std::optional<std::int64_t> seq = LeadingSeq(line);
+        if (build_index && seq &&
+            (built.marks.empty() || this_offset - built.marks.back().offset >= kMarkBytes)) {
+          built.marks.push_back(Mark{*seq, this_offset, this_line});
+        }
+        if (full || (seq && *seq <= after_seq)) continue;
+        XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, segment.path, this_line, this_offset));
+        if (row.seq <= after_seq) continue;
+        rows.push_back(std::move(row));
+        full = limit != 0 && rows.size() >= limit;
+      }
+      carry_offset = line_offset;
+      carry.erase(0, carry.size() - rest.size());
     }
+    if (build_index && carry.empty() && offset == segment.size) {
+      built.indexed_to = segment.size;
+      built.lines = line_no - 1;
+      std::lock_guard lock(mutex_);
+      indexes_.emplace(segment.path, std::move(built));  // unless another read was first
+    }
+    if (full) return rows;
   }
   return rows;
 }

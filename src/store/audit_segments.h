@@ -25,6 +25,7 @@
 #define XROLE_STORE_AUDIT_SEGMENTS_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,24 @@ class AuditSegments {
   const bool full_sync_;
   const std::int64_t segment_bytes_;
 
+  // A sparse index of a segment, so that a read after some seq (paging through the log, `audit
+  // tail`) starts near it instead of at the file's beginning: the line at `offset` holds record
+  // `seq` and is line `line` of its file. About one mark per kMarkBytes. A file's marks are made
+  // by the first read that scans it from its beginning, and extended by appends while they
+  // cover the whole file (`indexed_to`, `lines`: how far, and how many lines up to there).
+  struct Mark {
+    std::int64_t seq;
+    std::int64_t offset;
+    std::int64_t line;
+  };
+  struct Index {
+    std::vector<Mark> marks;
+    std::int64_t indexed_to = 0;
+    std::int64_t lines = 0;
+  };
+  static constexpr std::int64_t kMarkBytes = 1 << 16;
+  mutable std::map<std::string, Index> indexes_;  // by path; guarded by mutex_
+
   mutable std::mutex mutex_;  // guards segments_, last_row_ and pruned_through_
   std::vector<Segment> segments_;
   std::optional<AuditRow> last_row_;
@@ -101,6 +120,9 @@ class AuditSegments {
   int fd_ = -1;                  // the last segment, opened by the first append
   std::int64_t staged_end_ = 0;  // end of the staged (unpublished) append in the last segment
   std::optional<AuditRow> staged_last_;
+  std::int64_t staged_start_ = 0;  // offset of the staged append's first line
+  std::int64_t staged_first_seq_ = 0;
+  std::int64_t staged_lines_ = 0;
   bool staged_new_segment_ = false;
   bool staged_ = false;
 };

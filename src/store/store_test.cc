@@ -557,6 +557,77 @@ TEST(AuditSegmentsTest, PruneDeletesWholeFilesOnlyAndReadsSkipTheRest) {
   EXPECT_TRUE((*segments)->Read(0, 0)->empty());
 }
 
+// Reads after a seq start at the index's nearest mark: the same records as a full scan, whether
+// the marks come from appends or from the first scan of a file this object did not write, and
+// a bad line is still reported with its line number.
+TEST(AuditSegmentsTest, ReadsAfterASeqMatchAFullScan) {
+  testing::TempDir temp("xrole-segments");
+  const std::string dir = temp.path().string();
+  constexpr std::int64_t kRecords = 3000;
+  auto padded = [](std::int64_t seq) {
+    AuditRow row = Audit(seq);
+    row.body = "{\"n\":" + std::to_string(seq) + ",\"pad\":\"" + std::string(300, 'x') + "\"}";
+    return row;
+  };
+  auto check = [&](AuditSegments& segments) {
+    for (std::int64_t after : {std::int64_t{0}, std::int64_t{1}, std::int64_t{199},
+                               std::int64_t{200}, std::int64_t{1234}, kRecords - 1, kRecords}) {
+      for (std::size_t limit : {std::size_t{0}, std::size_t{1}, std::size_t{250}}) {
+        auto rows = segments.Read(after, limit);
+        ASSERT_TRUE(rows.ok()) << rows.error().ToString();
+        std::int64_t want = kRecords - after;
+        if (limit != 0) want = std::min<std::int64_t>(want, static_cast<std::int64_t>(limit));
+        ASSERT_EQ(static_cast<std::int64_t>(rows->size()), want) << after << " " << limit;
+        for (std::size_t i = 0; i < rows->size(); ++i) {
+          ASSERT_EQ((*rows)[i].seq, after + 1 + static_cast<std::int64_t>(i));
+          ASSERT_EQ((*rows)[i].body, padded((*rows)[i].seq).body);
+        }
+      }
+    }
+  };
+  {
+    auto segments = AuditSegments::Open(dir, /*full_sync=*/false);
+    ASSERT_TRUE(segments.ok());
+    for (std::int64_t first = 1; first <= kRecords; first += 7) {
+      std::vector<AuditRow> batch;
+      for (std::int64_t seq = first; seq < first + 7 && seq <= kRecords; ++seq) {
+        batch.push_back(padded(seq));
+      }
+      ASSERT_TRUE((*segments)->Append(batch).ok());
+      (*segments)->Publish();
+    }
+    check(**segments);
+  }
+  auto reopened = AuditSegments::Open(dir, /*full_sync=*/false);
+  ASSERT_TRUE(reopened.ok());
+  check(**reopened);  // the first read indexes the file, the later ones use the marks
+  ASSERT_TRUE((*reopened)->Append({padded(kRecords + 1)}).ok());
+  (*reopened)->Publish();
+  auto tail = (*reopened)->Read(kRecords - 2, 0);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 3u);
+  EXPECT_EQ(tail->back().seq, kRecords + 1);
+
+  // Line 2500 garbled (same length, so the marks still point at line starts).
+  const fs::path file = fs::path(dir) / "audit-00000000000000000001.jsonl";
+  std::string text;
+  {
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::size_t at = 0;
+  for (int line = 1; line < 2500; ++line) at = text.find('\n', at) + 1;
+  text[at + 1] = '!';
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << text;
+  }
+  auto broken = (*reopened)->Read(2400, 200);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message().find("line 2500"), std::string::npos)
+      << broken.error().message();
+}
+
 TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
   testing::TempDir temp("xrole-segments");
   const std::string dir = temp.path().string();
