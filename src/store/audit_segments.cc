@@ -260,9 +260,33 @@ Status AuditSegments::StartSegment(std::int64_t first_seq) {
     fd_ = -1;
   }
   std::string path = directory_ + "/" + SegmentName(first_seq);
-  // O_TRUNC: a file of this name holds no published record (its first seq is past the chain).
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return SystemError("create", path);
+  // A file of this name can only hold the start of a line cut short by a crash (its first seq
+  // is past the chain's end), which is dropped. A whole line means the files are not what the
+  // chain says: refuse rather than overwrite it (the caller fails closed).
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    Error error = SystemError("stat", path);
+    ::close(fd);
+    return error;
+  }
+  if (info.st_size > 0) {
+    Result<std::string> existing = ReadRange(fd, 0, info.st_size, path);
+    if (!existing.ok() || existing->find('\n') != std::string::npos) {
+      ::close(fd);
+      if (!existing.ok()) return existing.error();
+      return Error(ErrorCode::kInternal,
+                   "audit segment " + Quoted(path) + " already holds records, though the chain " +
+                       "ends before record " + std::to_string(first_seq) +
+                       "; not overwriting it (run `xrole audit verify --offline`)");
+    }
+  }
+  if (::ftruncate(fd, 0) != 0) {
+    Error error = SystemError("truncate", path);
+    ::close(fd);
+    return error;
+  }
   if (full_sync_) {
     Fd dir(::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() < 0 || ::fsync(dir.get()) != 0) {

@@ -628,6 +628,39 @@ TEST(AuditSegmentsTest, ReadsAfterASeqMatchAFullScan) {
       << broken.error().message();
 }
 
+// A new file's name is its first seq, past the chain's end: a file of that name may hold a
+// line cut short by a crash (dropped), never a whole one (refused, not overwritten).
+TEST(AuditSegmentsTest, ANewSegmentNeverOverwritesRecords) {
+  testing::TempDir temp("xrole-segments");
+  const std::string dir = temp.path().string();
+  auto segments = AuditSegments::Open(dir, /*full_sync=*/false, /*segment_bytes=*/1);
+  ASSERT_TRUE(segments.ok());
+  ASSERT_TRUE((*segments)->Append({Audit(1), Audit(2)}).ok());
+  (*segments)->Publish();
+  const fs::path third = fs::path(dir) / "audit-00000000000000000003.jsonl";
+  {
+    std::ofstream out(third);
+    out << SegmentLine(Audit(3)).substr(0, 30);  // cut short: dropped
+  }
+  ASSERT_TRUE((*segments)->Append({Audit(3)}).ok());
+  (*segments)->Publish();
+  EXPECT_EQ(fs::file_size(third), SegmentLine(Audit(3)).size() + 1);
+  const fs::path fourth = fs::path(dir) / "audit-00000000000000000004.jsonl";
+  const std::string someone_elses = SegmentLine(Audit(9)) + "\n";
+  {
+    std::ofstream out(fourth);
+    out << someone_elses;
+  }
+  Status refused = (*segments)->Append({Audit(4)});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("already holds records"), std::string::npos)
+      << refused.error().message();
+  std::ifstream in(fourth);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()),
+            someone_elses);
+  EXPECT_EQ((*segments)->last_seq(), 3);
+}
+
 TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
   testing::TempDir temp("xrole-segments");
   const std::string dir = temp.path().string();
