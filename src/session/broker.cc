@@ -492,6 +492,14 @@ struct Broker::State {
     event.policy_hash = s.policy_hash;
   }
   // Records a refused operation. Best effort: the refusal is answered either way.
+  // `rows` (the whole chain) against the stored checkpoints and every public key.
+  Result<audit::VerifyReport> VerifyChain(const std::vector<store::AuditRow>& rows) const {
+    XROLE_ASSIGN_OR_RETURN(auto checkpoints, store->ReadCheckpoints());
+    audit::PublicKeys public_keys;
+    for (const auto& key : keys->PublicKeys()) public_keys[key.key_id] = key.public_key;
+    return audit::Verify(rows, checkpoints, public_keys);
+  }
+
   void AuditRefusal(const Caller& caller, std::string type, const Error& error,
                     json details = json::object()) {
     audit::Event event = MakeEvent(std::move(type), caller);
@@ -2442,10 +2450,7 @@ Result<audit::VerifyReport> Broker::VerifyAudit(const Caller& caller) {
     return Denied("only the admin or a human may verify the audit log");
   }
   XROLE_ASSIGN_OR_RETURN(auto rows, state_->store->ReadAudit(0, 0));
-  XROLE_ASSIGN_OR_RETURN(auto checkpoints, state_->store->ReadCheckpoints());
-  audit::PublicKeys keys;
-  for (const auto& key : state_->keys->PublicKeys()) keys[key.key_id] = key.public_key;
-  return audit::Verify(rows, checkpoints, keys);
+  return state_->VerifyChain(rows);
 }
 
 Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
@@ -2462,10 +2467,7 @@ Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
   }
   std::lock_guard prune_lock(s.prune_mutex);
   XROLE_ASSIGN_OR_RETURN(auto rows, s.store->ReadAudit(0, 0));
-  XROLE_ASSIGN_OR_RETURN(auto checkpoints, s.store->ReadCheckpoints());
-  audit::PublicKeys keys;
-  for (const auto& key : s.keys->PublicKeys()) keys[key.key_id] = key.public_key;
-  audit::VerifyReport report = audit::Verify(rows, checkpoints, keys);
+  XROLE_ASSIGN_OR_RETURN(audit::VerifyReport report, s.VerifyChain(rows));
   if (!report.ok) {
     return Error(ErrorCode::kConflict,
                  "the audit chain does not verify (" + std::to_string(report.problems.size()) +

@@ -81,6 +81,13 @@ class Fd {
   int fd_;
 };
 
+// Where the line ending at text[newline] starts: after the newline before it, or at 0. (rfind
+// from npos when newline is 0 would find text[0] itself, and the line would end before it began.)
+std::size_t LineStartBefore(std::string_view text, std::size_t newline) {
+  std::size_t previous = newline == 0 ? std::string_view::npos : text.rfind('\n', newline - 1);
+  return previous == std::string_view::npos ? 0 : previous + 1;
+}
+
 // The seq of a line in xrole's layout, read without parsing the rest; nullopt otherwise.
 std::optional<std::int64_t> LeadingSeq(std::string_view line) {
   constexpr std::string_view kSeqKey = "{\"seq\":";
@@ -94,14 +101,10 @@ std::optional<std::int64_t> LeadingSeq(std::string_view line) {
   return seq;
 }
 
-// `line_no`: the line's number in its file, 0 for the last line, -1 for unknown (then `offset`,
-// the line's byte offset, says where).
-Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::int64_t line_no,
-                           std::int64_t offset = 0) {
+// `line_no`: the line's number in its file, 0 for the last line.
+Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::int64_t line_no) {
   auto bad = [&](std::string_view why) {
-    std::string where = line_no > 0    ? "line " + std::to_string(line_no)
-                        : line_no == 0 ? "last line"
-                                       : "the line at byte " + std::to_string(offset);
+    std::string where = line_no > 0 ? "line " + std::to_string(line_no) : "last line";
     return Error(ErrorCode::kInternal,
                  "audit segment " + Quoted(path) + " " + where + ": " + std::string(why));
   };
@@ -148,7 +151,11 @@ Result<AuditRow> ParseLine(std::string_view line, const std::string& path, std::
 
 std::string SegmentLine(const AuditRow& row) {
   std::string line;
-  line.reserve(row.body.size() + row.type.size() + 200);
+  AppendSegmentLine(line, row);
+  return line;
+}
+
+void AppendSegmentLine(std::string& line, const AuditRow& row) {
   line += "{\"seq\":";
   line += std::to_string(row.seq);
   line += ",\"time\":";
@@ -162,7 +169,6 @@ std::string SegmentLine(const AuditRow& row) {
   line += kEventKey;
   line += row.body;
   line += '}';
-  return line;
 }
 
 Result<std::unique_ptr<AuditSegments>> AuditSegments::Open(std::string directory, bool full_sync,
@@ -224,10 +230,7 @@ Status AuditSegments::Load() {
       continue;
     }
     last.size = tail_start + static_cast<std::int64_t>(newline) + 1;
-    // The last line starts after the newline before tail[newline]; there is none when newline is
-    // 0 (rfind from npos would find tail[0] itself, and the line would end before it started).
-    std::size_t line_start = newline == 0 ? std::string::npos : tail.rfind('\n', newline - 1);
-    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    std::size_t line_start = LineStartBefore(tail, newline);
     if (line_start == 0 && tail_start > 0) {
       // The last line is longer than the window: read it whole.
       XROLE_ASSIGN_OR_RETURN(tail, ReadRange(fd.get(), 0, last.size, last.path));
@@ -237,8 +240,7 @@ Status AuditSegments::Load() {
       }
       tail_start = 0;
       newline = tail.size() - 1;
-      line_start = newline == 0 ? std::string::npos : tail.rfind('\n', newline - 1);
-      line_start = line_start == std::string::npos ? 0 : line_start + 1;
+      line_start = LineStartBefore(tail, newline);
     }
     std::string_view line(tail.data() + line_start, newline - line_start);
     // The line number is not known without reading the whole file; 0 reads "last line".
@@ -341,7 +343,7 @@ Status AuditSegments::Append(const std::vector<AuditRow>& rows) {
       return Error(ErrorCode::kInvalidArgument,
                    "audit row " + std::to_string(row.seq) + ": body is not a one-line JSON object");
     }
-    buffer += SegmentLine(row);
+    AppendSegmentLine(buffer, row);
     buffer += '\n';
   }
 
@@ -476,7 +478,7 @@ Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::s
     // Where to start: the last mark at or before the first wanted record (records are in seq
     // order within a file), else the beginning, and then index the file on the way.
     std::int64_t offset = 0;
-    std::int64_t line_no = 1;  // of the line at `offset`; -1 once unknown
+    std::int64_t line_no = 1;  // of the line at `offset`
     bool build_index = false;
     {
       std::lock_guard lock(mutex_);
@@ -515,14 +517,14 @@ Result<std::vector<AuditRow>> AuditSegments::Read(std::int64_t after_seq, std::s
         const std::int64_t this_offset = line_offset;
         const std::int64_t this_line = line_no;
         line_offset += static_cast<std::int64_t>(end) + 1;
-        if (line_no > 0) ++line_no;
+        ++line_no;
         std::optional<std::int64_t> seq = LeadingSeq(line);
         if (build_index && seq &&
             (built.marks.empty() || this_offset - built.marks.back().offset >= kMarkBytes)) {
           built.marks.push_back(Mark{*seq, this_offset, this_line});
         }
         if (full || (seq && *seq <= after_seq)) continue;
-        XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, segment.path, this_line, this_offset));
+        XROLE_ASSIGN_OR_RETURN(AuditRow row, ParseLine(line, segment.path, this_line));
         if (row.seq <= after_seq) continue;
         rows.push_back(std::move(row));
         full = limit != 0 && rows.size() >= limit;

@@ -127,7 +127,8 @@ class AuditSegments {
   bool staged_ = false;
 };
 
-// The line of one record in a segment, without its newline.
+// The line of one record in a segment, without its newline (appended to `out`, or returned).
+void AppendSegmentLine(std::string& out, const AuditRow& row);
 std::string SegmentLine(const AuditRow& row);
 
 }  // namespace xrole::store

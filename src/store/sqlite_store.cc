@@ -12,14 +12,13 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <cinttypes>
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <utility>
@@ -555,12 +554,14 @@ Result<std::int64_t> SqliteStore::ReadPrunedThrough() {
                          Get(Table::kMeta, std::string(kPrunedThroughId)));
   if (!doc) return std::int64_t{0};
   // The document is {"seq":N}, written by PruneAudit below.
-  std::int64_t seq = 0;
-  if (std::sscanf(doc->c_str(), "{\"seq\":%" SCNd64 "}", &seq) != 1 || seq < 0) {
+  nlohmann::json value = nlohmann::json::parse(*doc, nullptr, /*allow_exceptions=*/false);
+  auto seq = value.is_object() ? value.find("seq") : value.end();
+  if (!value.is_object() || seq == value.end() || !seq->is_number_integer() ||
+      seq->get<std::int64_t>() < 0) {
     return Error(ErrorCode::kInternal,
                  "meta `" + std::string(kPrunedThroughId) + "` is not {\"seq\":N}: " + *doc);
   }
-  return seq;
+  return seq->get<std::int64_t>();
 }
 
 Status SqliteStore::PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) {
