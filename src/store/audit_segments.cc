@@ -284,7 +284,9 @@ Status AuditSegments::StartSegment(std::int64_t first_seq) {
                        "; not overwriting it (run `xrole audit verify --offline`)");
     }
   }
-  if (::ftruncate(fd, 0) != 0) {
+  // Only when needed: on ext4 a truncation to size 0 makes the file's close() flush all of its
+  // dirty pages (auto_da_alloc), which on rollover stalled the audit writer for tens of ms.
+  if (info.st_size > 0 && ::ftruncate(fd, 0) != 0) {
     Error error = SystemError("truncate", path);
     ::close(fd);
     return error;
@@ -308,8 +310,15 @@ Status AuditSegments::OpenForAppend() {
   const Segment& last = segments_.back();  // only this thread changes the list
   int fd = ::open(last.path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return SystemError("open", last.path);
-  // Drops whatever a write cut short by a crash left after the last newline.
-  if (::ftruncate(fd, static_cast<off_t>(last.size)) != 0) {
+  // Drops whatever a write cut short by a crash left after the last newline (see StartSegment
+  // for why a needless truncation is avoided).
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    Error error = SystemError("stat", last.path);
+    ::close(fd);
+    return error;
+  }
+  if (info.st_size != last.size && ::ftruncate(fd, static_cast<off_t>(last.size)) != 0) {
     Error error = SystemError("truncate", last.path);
     ::close(fd);
     return error;
