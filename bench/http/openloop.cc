@@ -10,30 +10,46 @@
 //
 //   openloop --port P [--host 127.0.0.1] [--path /v1/authorize] [--connections 1000]
 //            [--rate 30000] [--seconds 10] [--warmup 2] --bodies FILE [--header 'Name: value']...
+//            [--trace FILE]
 //
 // FILE holds one request body per line; requests cycle through them. Prints one line of
 // counts and one of latency percentiles (milliseconds) over the measured window (requests that
 // fell due after the warm-up); exits 1 when any request failed or was left unanswered.
+// --trace writes one line per measured request: due time (ms from start), latency (ms) and the
+// wall-clock time of the answer (epoch seconds), to line stalls up with what the server did.
+//
+// The generator shares the machine with the server it measures, so it is built to cost little:
+// one thread, one epoll set, non-blocking sockets, a request written with one send() and an
+// answer framed by its Content-Length (the server under test never sends chunked answers).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <iostream>
-#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -46,122 +62,276 @@ struct Options {
   double warmup = 2;
   std::string bodies_file;
   std::vector<std::string> headers;
+  std::string trace_file;
 };
 
-struct Totals {
-  std::vector<double> latencies_ms;  // requests due inside the measured window
-  long completed = 0;                // answered, due inside the window
-  long non_2xx = 0;
-  long failed = 0;  // transport errors (the request and those queued behind it)
+// One answer framed in a receive buffer.
+struct Answer {
+  int status = 0;
+  bool keep_alive = true;
+  std::size_t bytes = 0;  // header and body
 };
 
-class Generator;
+bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+  }
+  return true;
+}
 
-class Connection : public std::enable_shared_from_this<Connection> {
- public:
-  Connection(asio::io_context& io, Generator& generator, std::size_t first_request)
-      : socket_(io), generator_(generator), next_request_(first_request) {}
+// The first complete answer at the start of `data`: nullopt while incomplete; an Answer with
+// status 0 when the bytes are not an HTTP/1.1 answer this tool can frame.
+std::optional<Answer> FrameAnswer(std::string_view data) {
+  const std::size_t header_end = data.find("\r\n\r\n");
+  if (header_end == std::string_view::npos) return std::nullopt;
+  Answer answer;
+  const std::string_view header = data.substr(0, header_end);
+  if (header.size() < 12 || !header.starts_with("HTTP/1.")) return Answer{};
+  answer.status = std::atoi(std::string(header.substr(9, 3)).c_str());
+  std::optional<std::size_t> content_length;
+  for (std::size_t start = header.find("\r\n"); start != std::string_view::npos;) {
+    start += 2;
+    const std::size_t end = header.find("\r\n", start);
+    const std::string_view line =
+        header.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (StartsWithIgnoreCase(line, "content-length:")) {
+      content_length = std::strtoull(std::string(line.substr(15)).c_str(), nullptr, 10);
+    } else if (StartsWithIgnoreCase(line, "connection:") &&
+               line.find("close") != std::string_view::npos) {
+      answer.keep_alive = false;
+    } else if (StartsWithIgnoreCase(line, "transfer-encoding:")) {
+      return Answer{};
+    }
+    start = end;
+  }
+  if (!content_length) return Answer{};
+  answer.bytes = header_end + 4 + *content_length;
+  if (data.size() < answer.bytes) return std::nullopt;
+  return answer;
+}
 
-  tcp::socket& socket() { return socket_; }
-  void Enqueue(Clock::time_point due);
-  std::size_t pending() const { return due_.size(); }
-
- private:
-  void SendNext();
-  void OnResponse(beast::error_code ec);
-  void Fail();
-
-  tcp::socket socket_;
-  Generator& generator_;
-  std::size_t next_request_;
-  std::deque<Clock::time_point> due_;
-  bool busy_ = false;
-  bool dead_ = false;
-  beast::flat_buffer buffer_;
-  http::response<http::string_body> response_;
+struct Connection {
+  int fd = -1;
+  std::size_t next_request = 0;
+  std::deque<Clock::time_point> due;
+  bool busy = false;  // a request is out (or partly written)
+  bool dead = false;
+  bool watching_out = false;  // EPOLLOUT is in the epoll set
+  std::string_view unsent;    // the rest of the request being written
+  std::string received;
 };
 
 class Generator {
  public:
   Generator(Options options, std::vector<std::string> requests)
-      : options_(std::move(options)), requests_(std::move(requests)), timer_(io_) {}
+      : options_(std::move(options)), requests_(std::move(requests)) {}
+
+  ~Generator() {
+    for (Connection& c : connections_) {
+      if (c.fd >= 0) ::close(c.fd);
+    }
+    if (epoll_ >= 0) ::close(epoll_);
+    if (timer_ >= 0) ::close(timer_);
+    if (trace_ != nullptr) std::fclose(trace_);
+  }
 
   int Run() {
-    tcp::resolver resolver(io_);
-    beast::error_code ec;
-    auto endpoints = resolver.resolve(options_.host, options_.port, ec);
-    if (ec) {
-      std::cerr << "openloop: cannot resolve " << options_.host << ": " << ec.message() << "\n";
-      return 2;
-    }
-    for (int i = 0; i < options_.connections; ++i) {
-      auto connection = std::make_shared<Connection>(io_, *this, static_cast<std::size_t>(i));
-      asio::connect(connection->socket(), endpoints, ec);
-      if (ec) {
-        std::cerr << "openloop: connection " << i << ": " << ec.message() << "\n";
+    if (!options_.trace_file.empty()) {
+      trace_ = std::fopen(options_.trace_file.c_str(), "w");
+      if (trace_ == nullptr) {
+        std::cerr << "openloop: cannot write " << options_.trace_file << "\n";
         return 2;
       }
-      connection->socket().set_option(tcp::no_delay(true));
-      connections_.push_back(std::move(connection));
     }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* address = nullptr;
+    if (::getaddrinfo(options_.host.c_str(), options_.port.c_str(), &hints, &address) != 0) {
+      std::cerr << "openloop: cannot resolve " << options_.host << "\n";
+      return 2;
+    }
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    connections_.resize(static_cast<std::size_t>(options_.connections));
+    int failed_at = -1;
+    for (std::size_t i = 0; i < connections_.size(); ++i) {
+      Connection& c = connections_[i];
+      c.next_request = i;
+      c.fd = ::socket(address->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (c.fd < 0 || ::connect(c.fd, address->ai_addr, address->ai_addrlen) != 0) {
+        failed_at = static_cast<int>(i);
+        break;
+      }
+      const int one = 1;
+      ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.u64 = i;
+      ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &event);
+    }
+    ::freeaddrinfo(address);
+    if (failed_at >= 0) {
+      std::cerr << "openloop: connection " << failed_at << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+
     start_ = Clock::now();
     const auto to_duration = [](double s) {
       return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
     };
     measure_from_ = start_ + to_duration(options_.warmup);
     stop_issuing_ = measure_from_ + to_duration(options_.seconds);
-    give_up_ = stop_issuing_ + std::chrono::seconds(5);
-    Tick();
-    io_.run();
+    const Clock::time_point give_up = stop_issuing_ + std::chrono::seconds(5);
+    // Requests fall due continuously; a timer every quarter millisecond issues them in small
+    // groups, as a fleet of clients would, while answers wake the loop as they come.
+    timer_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    itimerspec tick{};
+    tick.it_interval.tv_nsec = kTickNs;
+    tick.it_value.tv_nsec = kTickNs;
+    ::timerfd_settime(timer_, 0, &tick, nullptr);
+    epoll_event timer_event{};
+    timer_event.events = EPOLLIN;
+    timer_event.data.u64 = kTimerKey;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, timer_, &timer_event);
+
+    std::vector<epoll_event> events(256);
+    while (true) {
+      IssueDue();
+      const Clock::time_point now = Clock::now();
+      if (now >= stop_issuing_ && (AllAnswered() || now >= give_up)) break;
+      const int count = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      for (int i = 0; i < count; ++i) {
+        const epoll_event& event = events[static_cast<std::size_t>(i)];
+        if (event.data.u64 == kTimerKey) {
+          std::uint64_t expirations = 0;
+          (void)!::read(timer_, &expirations, sizeof expirations);
+          continue;
+        }
+        Connection& c = connections_[event.data.u64];
+        if (event.events & EPOLLOUT) Flush(c);
+        if (event.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) Receive(c);
+      }
+    }
     return Report();
   }
 
-  const std::string& request(std::size_t index) const {
-    return requests_[index % requests_.size()];
-  }
-  void Record(Clock::time_point due, unsigned status) {
-    if (due < measure_from_ || due >= stop_issuing_) return;
-    ++totals_.completed;
-    if (status < 200 || status > 299) ++totals_.non_2xx;
-    totals_.latencies_ms.push_back(
-        std::chrono::duration<double, std::milli>(Clock::now() - due).count());
-  }
-  void RecordFailure(Clock::time_point due) {
-    if (due >= measure_from_ && due < stop_issuing_) ++totals_.failed;
-  }
-  std::size_t connection_count() const { return connections_.size(); }
-
  private:
-  // Every half millisecond: issue the requests that have fallen due since the last tick.
-  void Tick() {
+  static constexpr long kTickNs = 250'000;
+  static constexpr std::uint64_t kTimerKey = ~std::uint64_t{0};
+
+  void IssueDue() {
     const Clock::time_point now = std::min(Clock::now(), stop_issuing_);
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const auto due_count = static_cast<long>(std::floor(elapsed * options_.rate));
     for (; issued_ < due_count; ++issued_) {
       const auto due = start_ + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(issued_ / options_.rate));
-      connections_[static_cast<std::size_t>(issued_) % connections_.size()]->Enqueue(due);
-    }
-    if (Clock::now() >= stop_issuing_ && (AllAnswered() || Clock::now() >= give_up_)) {
-      for (auto& connection : connections_) {
-        beast::error_code ignored;
-        connection->socket().close(ignored);
+      Connection& c = connections_[static_cast<std::size_t>(issued_) % connections_.size()];
+      if (c.dead) {
+        RecordFailure(due);
+        continue;
       }
-      return;
+      c.due.push_back(due);
+      if (!c.busy) SendNext(c);
     }
-    timer_.expires_after(std::chrono::microseconds(500));
-    timer_.async_wait([this](beast::error_code) { Tick(); });
+  }
+
+  void SendNext(Connection& c) {
+    c.busy = true;
+    c.unsent = requests_[c.next_request % requests_.size()];
+    c.next_request += connections_.size();
+    Flush(c);
+  }
+
+  void Flush(Connection& c) {
+    while (!c.unsent.empty()) {
+      const ssize_t sent = ::send(c.fd, c.unsent.data(), c.unsent.size(), MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        Watch(c, EPOLLIN | EPOLLOUT);
+        return;
+      }
+      if (sent <= 0) return Fail(c);
+      c.unsent.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    Watch(c, EPOLLIN);
+  }
+
+  void Watch(Connection& c, std::uint32_t events) {
+    const bool want_out = (events & EPOLLOUT) != 0;
+    if (want_out == c.watching_out) return;
+    c.watching_out = want_out;
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = static_cast<std::uint64_t>(&c - connections_.data());
+    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &event);
+  }
+
+  void Receive(Connection& c) {
+    char buffer[16384];
+    while (!c.dead) {
+      const ssize_t got = ::recv(c.fd, buffer, sizeof buffer, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (got <= 0) return Fail(c);
+      c.received.append(buffer, static_cast<std::size_t>(got));
+      if (static_cast<std::size_t>(got) < sizeof buffer) break;
+    }
+    while (!c.dead) {
+      const std::optional<Answer> answer = FrameAnswer(c.received);
+      if (!answer) return;
+      if (answer->status == 0 || c.due.empty() || !c.unsent.empty()) return Fail(c);
+      Record(c.due.front(), answer->status);
+      c.due.pop_front();
+      c.received.erase(0, answer->bytes);
+      if (!answer->keep_alive) return Fail(c);
+      if (c.due.empty()) {
+        c.busy = false;
+      } else {
+        SendNext(c);
+      }
+    }
+  }
+
+  void Fail(Connection& c) {
+    if (c.dead) return;
+    c.dead = true;
+    for (const auto& due : c.due) RecordFailure(due);
+    c.due.clear();
+    ::close(c.fd);
+    c.fd = -1;
+  }
+
+  void Record(Clock::time_point due, int status) {
+    if (due < measure_from_ || due >= stop_issuing_) return;
+    ++completed_;
+    if (status < 200 || status > 299) ++non_2xx_;
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+    latencies_ms_.push_back(ms);
+    if (trace_ != nullptr) {
+      std::fprintf(
+          trace_, "%.3f %.3f %.3f\n",
+          std::chrono::duration<double, std::milli>(due - start_).count(), ms,
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
+    }
+  }
+
+  void RecordFailure(Clock::time_point due) {
+    if (due >= measure_from_ && due < stop_issuing_) ++failed_;
   }
 
   bool AllAnswered() const {
     return std::all_of(connections_.begin(), connections_.end(),
-                       [](const auto& c) { return c->pending() == 0; });
+                       [](const Connection& c) { return c.due.empty(); });
   }
 
   int Report() {
     long unanswered = 0;
-    for (const auto& c : connections_) unanswered += static_cast<long>(c->pending());
-    auto& l = totals_.latencies_ms;
+    for (const Connection& c : connections_) unanswered += static_cast<long>(c.due.size());
+    auto& l = latencies_ms_;
     std::sort(l.begin(), l.end());
     const auto percentile = [&](double p) {
       if (l.empty()) return 0.0;
@@ -172,67 +342,25 @@ class Generator {
         "offered %.0f req/s over %d connections for %.0f s: answered %.0f req/s, non-2xx %ld, "
         "failed %ld, unanswered %ld\n",
         options_.rate, options_.connections, options_.seconds,
-        static_cast<double>(totals_.completed) / options_.seconds, totals_.non_2xx, totals_.failed,
-        unanswered);
+        static_cast<double>(completed_) / options_.seconds, non_2xx_, failed_, unanswered);
     std::printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", percentile(50),
                 percentile(90), percentile(99), percentile(99.9), l.empty() ? 0.0 : l.back());
-    return totals_.failed == 0 && unanswered == 0 && totals_.non_2xx == 0 ? 0 : 1;
+    return failed_ == 0 && unanswered == 0 && non_2xx_ == 0 ? 0 : 1;
   }
 
   Options options_;
   std::vector<std::string> requests_;
-  asio::io_context io_;
-  asio::steady_timer timer_;
-  std::vector<std::shared_ptr<Connection>> connections_;
-  Clock::time_point start_, measure_from_, stop_issuing_, give_up_;
+  std::vector<Connection> connections_;
+  int epoll_ = -1;
+  int timer_ = -1;
+  std::FILE* trace_ = nullptr;
+  Clock::time_point start_, measure_from_, stop_issuing_;
   long issued_ = 0;
-  Totals totals_;
+  std::vector<double> latencies_ms_;  // requests due inside the measured window
+  long completed_ = 0;                // answered, due inside the window
+  long non_2xx_ = 0;
+  long failed_ = 0;  // transport errors (the request and those queued behind it)
 };
-
-void Connection::Enqueue(Clock::time_point due) {
-  if (dead_) {
-    generator_.RecordFailure(due);
-    return;
-  }
-  due_.push_back(due);
-  if (!busy_) SendNext();
-}
-
-void Connection::SendNext() {
-  busy_ = true;
-  const std::string& request = generator_.request(next_request_);
-  next_request_ += generator_.connection_count();
-  asio::async_write(socket_, asio::buffer(request),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      if (ec) return self->Fail();
-                      self->response_ = {};
-                      http::async_read(self->socket_, self->buffer_, self->response_,
-                                       [self](beast::error_code read_ec, std::size_t) {
-                                         self->OnResponse(read_ec);
-                                       });
-                    });
-}
-
-void Connection::OnResponse(beast::error_code ec) {
-  if (ec) return Fail();
-  generator_.Record(due_.front(), response_.result_int());
-  due_.pop_front();
-  if (!response_.keep_alive()) return Fail();
-  if (due_.empty()) {
-    busy_ = false;
-  } else {
-    SendNext();
-  }
-}
-
-void Connection::Fail() {
-  if (dead_) return;
-  dead_ = true;
-  for (const auto& due : due_) generator_.RecordFailure(due);
-  due_.clear();
-  beast::error_code ignored;
-  socket_.close(ignored);
-}
 
 bool ParseArguments(int argc, char** argv, Options* options) {
   for (int i = 1; i < argc; ++i) {
@@ -258,6 +386,8 @@ bool ParseArguments(int argc, char** argv, Options* options) {
         options->bodies_file = value;
       else if (flag == "--header")
         options->headers.push_back(value);
+      else if (flag == "--trace")
+        options->trace_file = value;
       else
         return false;
     } catch (const std::exception&) {
@@ -275,7 +405,7 @@ int main(int argc, char** argv) {
   if (!ParseArguments(argc, argv, &options)) {
     std::cerr << "usage: openloop --port P --bodies FILE [--host H] [--path /v1/authorize] "
                  "[--connections 1000] [--rate 30000] [--seconds 10] [--warmup 2] "
-                 "[--header 'Name: value']...\n";
+                 "[--header 'Name: value']... [--trace FILE]\n";
     return 2;
   }
   std::ifstream file(options.bodies_file);
