@@ -41,8 +41,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -416,50 +416,67 @@ class Connection : public std::enable_shared_from_this<Connection> {
       BuildResponse(std::move(response), keep_alive);
     } catch (const std::exception&) {
       // Only allocation can fail here; answer with a minimal fixed response.
-      response_ = {};
-      response_.version(version_);
-      response_.result(bhttp::status::internal_server_error);
-      response_.set(bhttp::field::server, "xrole");
-      response_.content_length(0);
       keep_alive = false;
-      response_.keep_alive(false);
+      body_.clear();
+      head_.assign(version_ == 10 ? "HTTP/1.0" : "HTTP/1.1");
+      head_.append(" 500 Internal Server Error\r\nServer: xrole\r\nContent-Length: 0\r\n");
+      head_.append(version_ == 10 ? "\r\n" : "Connection: close\r\n\r\n");
     }
-    close_after_write_ = !keep_alive || response_.need_eof();
+    close_after_write_ = !keep_alive;
     phase_ = Phase::kWriting;
     ArmDeadline(context_.options.idle_timeout);
-    bhttp::async_write(socket_, response_, [self = shared_from_this()](error_code ec, std::size_t) {
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
       self->OnWritten(ec);
     });
   }
 
+  // The status line and header are written here rather than by Beast's serializer: the few
+  // fields this server sends take one pass into a reused string, sent with the body in one
+  // gathered write. Every response is framed by Content-Length (or has no body: 204, 304), so
+  // the connection is closed after a response only when `keep_alive` is false.
   void BuildResponse(HttpResponse response, bool keep_alive) {
     if (response.status < 200 || response.status > 999) {
       response =
           JsonError(500, "internal",
                     "handler answered with invalid status " + std::to_string(response.status));
     }
-    response_ = {};
-    response_.version(version_);
-    response_.result(static_cast<unsigned>(response.status));
-    response_.set(bhttp::field::server, "xrole");
+    head_.assign(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    head_.append(std::to_string(response.status));
+    head_.push_back(' ');
+    const std::string_view reason =
+        bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+    head_.append(reason);
+    head_.append("\r\nServer: xrole\r\n");
     if (!response.content_type.empty() && IsSafeHeaderValue(response.content_type)) {
-      response_.set(bhttp::field::content_type, response.content_type);
+      AppendField("Content-Type", response.content_type);
     }
     for (const auto& [name, value] : response.headers) {
-      if (IsAcceptableExtraHeader(name, value)) response_.insert(name, value);
+      if (IsAcceptableExtraHeader(name, value)) AppendField(name, value);
     }
+    body_.clear();
     // 204 and 304 carry neither a body nor a length; a HEAD answer carries the length only.
     if (response.status != 204 && response.status != 304) {
-      response_.content_length(response.body.size());
-      if (!head_request_) response_.body() = std::move(response.body);
+      AppendField("Content-Length", std::to_string(response.body.size()));
+      if (!head_request_) body_ = std::move(response.body);
     }
-    response_.keep_alive(keep_alive);
+    // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.
+    if (version_ >= 11 && !keep_alive) AppendField("Connection", "close");
+    if (version_ < 11 && keep_alive) AppendField("Connection", "keep-alive");
+    head_.append("\r\n");
+  }
+
+  void AppendField(std::string_view name, std::string_view value) {
+    head_.append(name);
+    head_.append(": ");
+    head_.append(value);
+    head_.append("\r\n");
   }
 
   void OnWritten(error_code ec) {
     if (phase_ == Phase::kClosed) return;
     if (ec) return Close();
-    response_ = {};
+    body_ = {};
     if (close_after_write_) return Linger();
     ReadRequest(true);
   }
@@ -505,7 +522,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> response_;
+  std::string head_;  // the response being written: status line and header
+  std::string body_;  // and its body
 
   Phase phase_ = Phase::kReadingHeader;
   std::uint64_t timer_generation_ = 0;
