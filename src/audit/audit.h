@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -100,8 +101,48 @@ inline constexpr std::string_view kPruneEventType = "audit.prune";
 
 // Checks the whole chain and every checkpoint. Pure: no I/O. A chain may start after record 1
 // when it continues a recorded prune (see FindStart in verify.cc).
+// Holds every record: the reference ChainVerifier is tested against, for chains in memory.
 VerifyReport Verify(const std::vector<store::AuditRow>& rows,
                     const std::vector<store::CheckpointRow>& checkpoints, const PublicKeys& keys);
+
+struct ChainVerifierOptions {
+  // How far apart, in records, two records may be for the verifier to relate them: to find the
+  // record a moved or inserted one links to, or whether a missing seq comes later. The verifier
+  // keeps this many records after the one it checks (whole) and before it (their seq, hash and
+  // walk state). At least 1.
+  std::size_t window = 1024;
+};
+
+// Verify() for chains too long to hold in memory: construct it with the checkpoints and keys,
+// Add() each record in the order read (Store::ReadAudit's seq order), then Finish() once. Its
+// memory holds the checkpoints, the problems found and `window` records on either side of the
+// one being checked, never the chain.
+//
+// Finish() returns what Verify() returns for the same records in the same order, provided every
+// record the walk relates to another lies within `window` records of it: a moved record and the
+// record it was written after, the records on either side of an insertion, a seq missing here
+// and present later. For damage spanning more records it still reports a problem (its report is
+// ok exactly when Verify's is) but may describe it differently: a far-moved record as `edited`,
+// an insertion as a `bad-link`, a far-displaced seq as a `gap`. Where the chain starts (after a
+// recorded prune, see Verify) is decided exactly, however far away the `audit.prune` record is.
+class ChainVerifier {
+ public:
+  ChainVerifier(std::vector<store::CheckpointRow> checkpoints, PublicKeys keys,
+                ChainVerifierOptions options = {});
+  ~ChainVerifier();
+  ChainVerifier(ChainVerifier&&) noexcept;
+  ChainVerifier& operator=(ChainVerifier&&) noexcept;
+
+  // The next record. REQUIRES: Finish() has not been called.
+  void Add(store::AuditRow row);
+  // Checks what is still pending and returns the report. Call once; afterwards the verifier
+  // holds nothing and takes no more records.
+  VerifyReport Finish();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // One audit record as exported (JSON Lines): {seq, time, type, event, prevHash, hash}.
 std::string ExportLine(const store::AuditRow& row);

@@ -18,6 +18,7 @@
 #include <numeric>
 #include <ostream>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -493,6 +494,458 @@ TEST(VerifyTest, OutOfRangeNumbersAreEdited) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ChainVerifier, the streaming verifier, against Verify, the reference
+
+VerifyReport VerifyStreaming(const std::vector<store::AuditRow>& rows,
+                             const std::vector<store::CheckpointRow>& checkpoints,
+                             const PublicKeys& keys, ChainVerifierOptions options = {}) {
+  ChainVerifier verifier(checkpoints, keys, options);
+  for (const store::AuditRow& row : rows) verifier.Add(row);
+  return verifier.Finish();
+}
+
+// Every field of a report, the problems in full: equal texts mean equal reports.
+std::string FullText(const VerifyReport& report) {
+  return "ok=" + std::to_string(report.ok) +
+         " pruned_through=" + std::to_string(report.pruned_through) +
+         " records=" + std::to_string(report.records) +
+         " last_seq=" + std::to_string(report.last_seq) + " last_hash=" + report.last_hash +
+         " checkpoints=" + std::to_string(report.checkpoints) +
+         " last_checkpoint_seq=" + std::to_string(report.last_checkpoint_seq) + "\n" +
+         Describe(report);
+}
+
+// Random damage to chains in memory, seeded: each case is an intact chain of up to `length`
+// records (from the genesis, or continuing a prune with or without its `audit.prune` record)
+// with up to three tamperings of the kinds Verify tells apart, and its checkpoints, possibly
+// damaged too. With a `spread`, every tampering touches records within `spread` positions of
+// one place in the chain, so that what Verify relates lies close together.
+class TamperedChains {
+ public:
+  struct Case {
+    std::string what;  // the tamperings, for failure messages
+    std::vector<store::AuditRow> rows;
+    std::vector<store::CheckpointRow> checkpoints;
+  };
+
+  TamperedChains(std::uint32_t seed, int length, int spread = 0)
+      : random_(seed), length_(length), spread_(spread) {
+    std::string prev(kGenesisHash);
+    for (int seq = 1; seq <= length_; ++seq) {
+      Event event = MakeEvent(seq);
+      if (seq % 7 == 0) event.type = "session.assume";
+      base_.push_back(MakeRow(seq, 1700000000000 + seq, CanonicalBody(event), prev));
+      prev = base_.back().hash;
+    }
+  }
+
+  const PublicKeys& keys() const { return keys_; }
+
+  Case Next() {
+    Case c;
+    const auto length = static_cast<std::int64_t>(Uniform(1, length_));
+    std::int64_t first = 1;  // the first record kept
+    if (length >= 3 && Chance(35)) first = Uniform(2, length - 1);
+    c.rows.assign(base_.begin() + (first - 1), base_.begin() + length);
+    if (first > 1) AddPruneStart(c, first - 1);
+    for (const store::AuditRow& row : c.rows) {
+      if (row.seq % 10 == 0 && Chance(80)) c.checkpoints.push_back(Checkpoint(row.seq, row.hash));
+    }
+    std::sort(c.checkpoints.begin(), c.checkpoints.end(),
+              [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    const int tamperings = static_cast<int>(Uniform(0, 3));
+    center_ = Uniform(0, Size(c) - 1);
+    for (int i = 0; i < tamperings; ++i) Tamper(c);
+    if (Chance(40)) {  // the order a store reads them back in
+      c.what += " sorted";
+      std::stable_sort(c.rows.begin(), c.rows.end(),
+                       [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    }
+    return c;
+  }
+
+ private:
+  std::int64_t Uniform(std::int64_t low, std::int64_t high) {
+    return std::uniform_int_distribution<std::int64_t>(low, high)(random_);
+  }
+  bool Chance(int percent) { return Uniform(1, 100) <= percent; }
+  // A position in the chain: anywhere, or within `spread_` of `center_`.
+  std::size_t Index(const Case& c) {
+    std::int64_t low = 0;
+    std::int64_t high = Size(c) - 1;
+    if (spread_ > 0) {
+      low = std::clamp<std::int64_t>(center_ - spread_, 0, high);
+      high = std::clamp<std::int64_t>(center_ + spread_, 0, high);
+    }
+    return static_cast<std::size_t>(Uniform(low, high));
+  }
+  static std::int64_t Size(const Case& c) { return static_cast<std::int64_t>(c.rows.size()); }
+
+  store::CheckpointRow Checkpoint(std::int64_t seq, const std::string& hash) {
+    const std::int64_t time_ms = 1800000000000 + seq;
+    return store::CheckpointRow{
+        seq, hash, time_ms, "k1",
+        crypto::Base64Encode(key_.Sign(CheckpointMessage(seq, hash, time_ms)))};
+  }
+
+  // The records through `cut` were pruned: usually with the anchor checkpoint and the
+  // `audit.prune` record naming the cut, sometimes without either or naming another cut.
+  void AddPruneStart(Case& c, std::int64_t cut) {
+    const std::string& cut_hash = base_[static_cast<std::size_t>(cut - 1)].hash;
+    c.what = "pruned through " + std::to_string(cut);
+    if (Chance(85)) c.checkpoints.push_back(Checkpoint(cut, cut_hash));
+    if (Chance(85)) {
+      std::int64_t named_cut = Chance(90) ? cut : cut - 1;
+      std::string named_hash = Chance(90) ? cut_hash : base_[0].hash;
+      Event prune;
+      prune.type = std::string(kPruneEventType);
+      prune.outcome = "ok";
+      prune.details_json =
+          "{\"hash\":\"" + named_hash + "\",\"throughSeq\":" + std::to_string(named_cut) + "}";
+      const store::AuditRow& last = c.rows.back();
+      store::AuditRow record = MakeRow(last.seq + 1, last.time_ms, CanonicalBody(prune), last.hash);
+      record.type = prune.type;
+      record.hash = ChainHash(
+          record.prev_hash, CanonicalRecord(record.seq, record.time_ms, record.type, record.body));
+      c.rows.push_back(record);
+      c.what += named_cut == cut && named_hash == cut_hash ? " (recorded)" : " (misrecorded)";
+    }
+  }
+
+  // A well-formed record at `seq` linking to `prev_hash`, as someone with the writer's
+  // algorithm but not its history would forge it.
+  store::AuditRow Forged(std::int64_t seq, const std::string& prev_hash) {
+    return MakeRow(seq, 1700000000000 + seq, CanonicalBody(MakeEvent(1000 + seq)), prev_hash);
+  }
+
+  static void Rehash(store::AuditRow& row) {
+    row.hash = ChainHash(row.prev_hash, CanonicalRecord(row.seq, row.time_ms, row.type, row.body));
+  }
+
+  void Tamper(Case& c) {
+    if (c.rows.empty()) return;
+    const std::size_t i = Index(c);
+    const std::size_t j = Index(c);
+    store::AuditRow& row = c.rows[i];
+    const std::string at = " " + std::to_string(i);
+    switch (Uniform(0, 15)) {
+      case 0:
+        c.what += " edit-body" + at;
+        row.body = row.body.substr(0, row.body.size() - 2) + "7}";
+        if (Chance(50)) Rehash(row), c.what += "+rehash";
+        break;
+      case 1:
+        c.what += " edit-time-or-type" + at;
+        if (Chance(50)) {
+          row.time_ms += 1;
+        } else {
+          row.type = "token.rejected";
+        }
+        if (Chance(30)) Rehash(row), c.what += "+rehash";
+        break;
+      case 2:
+        c.what += " edit-link" + at + "->" + std::to_string(j);
+        row.prev_hash = Chance(20) ? std::string(kGenesisHash) : c.rows[j].hash;
+        if (Chance(50)) Rehash(row), c.what += "+rehash";
+        break;
+      case 3:
+        c.what += " edit-hash" + at;
+        row.hash = Chance(50) ? c.rows[j].hash : std::string(64, 'e');
+        break;
+      case 4: {
+        const std::size_t count = std::min<std::size_t>(Uniform(1, 3), c.rows.size() - i);
+        c.what += " delete" + at + "x" + std::to_string(count);
+        c.rows.erase(c.rows.begin() + i, c.rows.begin() + i + count);
+        break;
+      }
+      case 5: {  // deleted, and the later records renumbered to close the gap
+        const std::size_t count = std::min<std::size_t>(Uniform(1, 3), c.rows.size() - i);
+        c.what += " delete-renumber" + at + "x" + std::to_string(count);
+        c.rows.erase(c.rows.begin() + i, c.rows.begin() + i + count);
+        for (std::size_t k = i; k < c.rows.size(); ++k) {
+          c.rows[k].seq -= static_cast<std::int64_t>(count);
+        }
+        if (Chance(30) && !c.rows.empty()) Rehash(c.rows.back()), c.what += "+rehash-head";
+        break;
+      }
+      case 6: {  // a forged record, linking to the one before it; the rest renumbered or not
+        const std::int64_t seq = i == 0 ? c.rows[0].seq : c.rows[i - 1].seq + 1;
+        const std::string prev = i == 0 ? c.rows[0].prev_hash : c.rows[i - 1].hash;
+        const bool renumber = Chance(60);
+        c.what += std::string(" insert") + (renumber ? "-renumber" : "") + at;
+        if (renumber) {
+          for (std::size_t k = i; k < c.rows.size(); ++k) ++c.rows[k].seq;
+        }
+        c.rows.insert(c.rows.begin() + i, Forged(seq, prev));
+        break;
+      }
+      case 7:
+        c.what += " swap-positions" + at + "," + std::to_string(j);
+        std::swap(c.rows[i], c.rows[j]);
+        break;
+      case 8:  // renumbered in place, as swapping their seqs in SQL does
+        c.what += " swap-contents" + at + "," + std::to_string(j);
+        std::swap(c.rows[i].seq, c.rows[j].seq);
+        std::swap(c.rows[i], c.rows[j]);
+        break;
+      case 9: {
+        c.what += " move" + at + "->" + std::to_string(j);
+        store::AuditRow moved = c.rows[i];
+        c.rows.erase(c.rows.begin() + i);
+        c.rows.insert(c.rows.begin() + std::min(j, c.rows.size()), moved);
+        break;
+      }
+      case 10:
+        c.what += " duplicate" + at + "->" + std::to_string(j);
+        c.rows.insert(c.rows.begin() + j, c.rows[i]);
+        break;
+      case 11: {
+        const std::size_t count = std::min<std::size_t>(Uniform(1, 5), c.rows.size());
+        c.what += " truncate x" + std::to_string(count);
+        c.rows.resize(c.rows.size() - count);
+        break;
+      }
+      case 12:
+        if (spread_ == 0) {
+          const std::int64_t odd[] = {0,
+                                      -3,
+                                      std::numeric_limits<std::int64_t>::max(),
+                                      std::numeric_limits<std::int64_t>::min(),
+                                      (std::int64_t{1} << 62) + 1,
+                                      std::int64_t{1} << 62};
+          row.seq = odd[Uniform(0, 5)];
+          c.what += " seq" + at + "=" + std::to_string(row.seq);
+          break;
+        }
+        // A far-off number would take the record far away when the rows are sorted.
+        [[fallthrough]];
+      case 13:
+        row.seq += spread_ > 0 ? Uniform(-spread_, spread_) : Uniform(-4, 12);
+        c.what += " renumber" + at + "=" + std::to_string(row.seq);
+        if (Chance(50)) Rehash(row), c.what += "+rehash";
+        break;
+      case 14:
+        c.what += " link-to-genesis" + at;
+        row.prev_hash = std::string(kGenesisHash);
+        if (Chance(70)) Rehash(row), c.what += "+rehash";
+        break;
+      case 15:
+        TamperCheckpoint(c, j);
+        break;
+    }
+  }
+
+  void TamperCheckpoint(Case& c, std::size_t j) {
+    const store::AuditRow& row = c.rows[j];
+    if (c.checkpoints.empty() || Chance(30)) {
+      // A checkpoint pinning a record that is not (or no longer) in the chain, or some record.
+      const std::int64_t seq = Chance(50) ? row.seq : c.rows.back().seq + Uniform(1, 5);
+      c.what += " add-checkpoint@" + std::to_string(seq);
+      c.checkpoints.push_back(Checkpoint(seq, Chance(70) ? row.hash : std::string(64, 'c')));
+      return;
+    }
+    store::CheckpointRow& checkpoint =
+        c.checkpoints[static_cast<std::size_t>(Uniform(0, c.checkpoints.size() - 1))];
+    c.what += " checkpoint@" + std::to_string(checkpoint.seq);
+    switch (Uniform(0, 3)) {
+      case 0:
+        c.what += "-hash";
+        checkpoint.hash = row.hash;
+        if (Chance(50)) checkpoint = Checkpoint(checkpoint.seq, row.hash), c.what += "+signed";
+        break;
+      case 1:
+        c.what += "-signature";
+        checkpoint.signature = c.checkpoints.front().signature;
+        checkpoint.time_ms += 1;
+        break;
+      case 2:
+        c.what += "-key";
+        checkpoint.key_id = "k2";
+        break;
+      case 3:
+        c.what += "-duplicated";
+        c.checkpoints.push_back(checkpoint);
+        break;
+    }
+  }
+
+  std::mt19937 random_;
+  const int length_;
+  const int spread_;
+  std::int64_t center_ = 0;  // of the case being made
+  crypto::Ed25519PrivateKey key_ = crypto::Ed25519PrivateKey::Generate();
+  PublicKeys keys_{{"k1", key_.PublicKeyRaw()}};
+  std::vector<store::AuditRow> base_;
+};
+
+TEST(ChainVerifierTest, EqualsTheReferenceOnRandomTamperings) {
+  TamperedChains chains(20240611, 40);
+  int damaged = 0;
+  int pruned = 0;
+  std::set<std::string> kinds;
+  for (int n = 0; n < 2500; ++n) {
+    TamperedChains::Case c = chains.Next();
+    const VerifyReport reference = Verify(c.rows, c.checkpoints, chains.keys());
+    damaged += reference.ok ? 0 : 1;
+    pruned += reference.pruned_through > 0 ? 1 : 0;
+    for (const Problem& problem : reference.problems) kinds.insert(problem.kind);
+    const std::string expected = FullText(reference);
+    // The default window, and the smallest one that holds the whole chain on either side.
+    ASSERT_EQ(FullText(VerifyStreaming(c.rows, c.checkpoints, chains.keys())), expected)
+        << "case " << n << ":" << c.what;
+    ChainVerifierOptions tight;
+    tight.window = std::max<std::size_t>(c.rows.size(), 1);
+    ASSERT_EQ(FullText(VerifyStreaming(c.rows, c.checkpoints, chains.keys(), tight)), expected)
+        << "case " << n << ":" << c.what;
+    // Smaller windows may word the damage differently, but find it exactly when Verify does.
+    for (std::size_t window : {std::size_t{1}, std::size_t{3}}) {
+      ChainVerifierOptions small;
+      small.window = window;
+      VerifyReport report = VerifyStreaming(c.rows, c.checkpoints, chains.keys(), small);
+      ASSERT_EQ(report.ok, reference.ok)
+          << "case " << n << ", window " << window << ":" << c.what << "\n"
+          << expected << "streaming:\n"
+          << FullText(report);
+      EXPECT_EQ(report.pruned_through, reference.pruned_through) << "case " << n;
+      EXPECT_EQ(report.last_seq, reference.last_seq) << "case " << n;
+    }
+  }
+  // The generator exercises what it should: mostly damaged chains, a fair share pruned, and
+  // every kind of problem.
+  EXPECT_GT(damaged, 1500);
+  EXPECT_GT(pruned, 300);
+  EXPECT_EQ(kinds,
+            (std::set<std::string>{"bad-link", "bad-signature", "checkpoint-mismatch", "edited",
+                                   "gap", "inserted", "reordered", "truncated", "unknown-key"}));
+}
+
+// Long chains damaged in one place, verified with a window far shorter than the chain (so the
+// windows wrap around many times) but wider than the damage: the reports are equal.
+TEST(ChainVerifierTest, EqualsTheReferenceOnLocalDamageWithASmallWindow) {
+  TamperedChains chains(777, 150, /*spread=*/3);
+  ChainVerifierOptions small;
+  small.window = 8;
+  int damaged = 0;
+  for (int n = 0; n < 800; ++n) {
+    TamperedChains::Case c = chains.Next();
+    const VerifyReport reference = Verify(c.rows, c.checkpoints, chains.keys());
+    damaged += reference.ok ? 0 : 1;
+    ASSERT_EQ(FullText(VerifyStreaming(c.rows, c.checkpoints, chains.keys(), small)),
+              FullText(reference))
+        << "case " << n << ":" << c.what;
+  }
+  EXPECT_GT(damaged, 400);
+}
+
+TEST(ChainVerifierTest, ALinkToTheGenesisNamesTheFirstRecordWhateverTheWindow) {
+  std::vector<store::AuditRow> rows = MakeChain(30);
+  store::AuditRow& row = rows[19];
+  row.prev_hash = std::string(kGenesisHash);
+  row.hash = ChainHash(row.prev_hash, CanonicalRecord(row.seq, row.time_ms, row.type, row.body));
+  const VerifyReport reference = Verify(rows, {}, {});
+  ASSERT_EQ(Problems(reference), (std::vector<KindAt>{{"inserted", 1}})) << Describe(reference);
+  ChainVerifierOptions small;
+  small.window = 3;
+  EXPECT_EQ(FullText(VerifyStreaming(rows, {}, {}, small)), FullText(reference));
+}
+
+TEST(ChainVerifierTest, AHashStoredTwiceIsLookedUpWhereItFirstOccurs) {
+  // Records 4 and 6 trade places (renumbered in place), and a copy of record 3 follows them:
+  // the record at 6 links to record 3's hash, found both before and after it.
+  std::vector<store::AuditRow> rows = MakeChain(10);
+  std::swap(rows[3], rows[5]);
+  std::swap(rows[3].seq, rows[5].seq);
+  rows.insert(rows.begin() + 6, rows[2]);
+  const VerifyReport reference = Verify(rows, {}, {});
+  ASSERT_FALSE(reference.ok);
+  ChainVerifierOptions small;
+  small.window = 4;
+  EXPECT_EQ(FullText(VerifyStreaming(rows, {}, {}, small)), FullText(reference));
+}
+
+TEST(ChainVerifierTest, APruneRecordFarBehindTheFirstRecordStillSettlesTheStart) {
+  // 60 records after the cut, then the prune record: far outside a window of 2.
+  PrunedChain chain = MakePrunedChain(5, 5, true);
+  std::vector<store::AuditRow> rows = MakeChain(68);
+  store::AuditRow prune = chain.rows.back();
+  prune.seq = 69;
+  prune.prev_hash = rows.back().hash;
+  prune.hash =
+      ChainHash(prune.prev_hash, CanonicalRecord(prune.seq, prune.time_ms, prune.type, prune.body));
+  rows.push_back(prune);
+  rows.erase(rows.begin(), rows.begin() + 5);
+  ASSERT_EQ(rows.front().prev_hash, chain.checkpoints.front().hash);
+  ChainVerifierOptions small;
+  small.window = 2;
+
+  VerifyReport report = VerifyStreaming(rows, chain.checkpoints, chain.keys, small);
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.pruned_through, 5);
+  EXPECT_EQ(FullText(report), FullText(Verify(rows, chain.checkpoints, chain.keys)));
+
+  // Without the prune record, the same records are a gap at 1.
+  rows.pop_back();
+  report = VerifyStreaming(rows, chain.checkpoints, chain.keys, small);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"gap", 1}})) << Describe(report);
+  EXPECT_EQ(report.pruned_through, 0);
+
+  // The first record after the cut edited: each start words it its own way.
+  rows.push_back(prune);
+  rows.front().time_ms += 1;
+  report = VerifyStreaming(rows, chain.checkpoints, chain.keys, small);
+  EXPECT_EQ(FullText(report), FullText(Verify(rows, chain.checkpoints, chain.keys)));
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"edited", 6}})) << Describe(report);
+}
+
+TEST(ChainVerifierTest, DamageWiderThanTheWindowIsFoundButMayBeWordedDifferently) {
+  // Records 5 and 25 swap places, as swapping their seqs in SQL does: 20 records apart.
+  std::vector<store::AuditRow> rows = MakeChain(30);
+  std::swap(rows[4], rows[24]);
+  std::swap(rows[4].seq, rows[24].seq);
+  const VerifyReport reference = Verify(rows, {}, {});
+  EXPECT_EQ(Problems(reference), (std::vector<KindAt>{{"reordered", 5}, {"reordered", 25}}))
+      << Describe(reference);
+
+  // The farthest relation: the record at 25 (written as 5) links to record 4, 21 back.
+  ChainVerifierOptions wide;
+  wide.window = 21;
+  EXPECT_EQ(FullText(VerifyStreaming(rows, {}, {}, wide)), FullText(reference));
+
+  // One less, and record 4 is out of reach: the record at 25 matches no seq it can find.
+  ChainVerifierOptions short_of_it;
+  short_of_it.window = 20;
+  VerifyReport report = VerifyStreaming(rows, {}, {}, short_of_it);
+  EXPECT_EQ(Problems(report), (std::vector<KindAt>{{"reordered", 5}, {"edited", 25}}))
+      << Describe(report);
+
+  // Neither end within reach: still found, at the first record moved.
+  ChainVerifierOptions narrow;
+  narrow.window = 4;
+  report = VerifyStreaming(rows, {}, {}, narrow);
+  EXPECT_FALSE(report.ok);
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_EQ(report.problems.front().seq, 5) << Describe(report);
+}
+
+TEST(ChainVerifierTest, EmptyChainAndFinishLeavesNothingBehind) {
+  ChainVerifier verifier({}, {});
+  VerifyReport report = verifier.Finish();
+  EXPECT_EQ(FullText(report), FullText(Verify({}, {}, {})));
+
+  // A checkpoint but no records: truncated, as Verify says.
+  static const crypto::Ed25519PrivateKey key = crypto::Ed25519PrivateKey::Generate();
+  std::vector<store::AuditRow> rows = MakeChain(3);
+  std::vector<store::CheckpointRow> checkpoints = {
+      store::CheckpointRow{3, rows[2].hash, 1, "k1",
+                           crypto::Base64Encode(key.Sign(CheckpointMessage(3, rows[2].hash, 1)))}};
+  PublicKeys keys{{"k1", key.PublicKeyRaw()}};
+  EXPECT_EQ(FullText(VerifyStreaming({}, checkpoints, keys)),
+            FullText(Verify({}, checkpoints, keys)));
+  EXPECT_EQ(FullText(VerifyStreaming(rows, checkpoints, keys)),
+            FullText(Verify(rows, checkpoints, keys)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // AuditLog on a real SQLite store
 
 class AuditLogTest : public ::testing::Test {
@@ -528,7 +981,17 @@ class AuditLogTest : public ::testing::Test {
     return seqs;
   }
 
-  VerifyReport VerifyStore() { return Verify(Rows(), Checkpoints(), keys_); }
+  // Verify on every record, checked against the streaming verifier fed from the store a few
+  // records at a time (store::ForEachAuditRow), as the broker and the CLI feed it.
+  VerifyReport VerifyStore() {
+    VerifyReport report = Verify(Rows(), Checkpoints(), keys_);
+    ChainVerifier streaming(Checkpoints(), keys_);
+    Status read = store::ForEachAuditRow(
+        *store_, 0, 7, [&streaming](store::AuditRow row) { streaming.Add(std::move(row)); });
+    EXPECT_TRUE(read.ok()) << read.error().ToString();
+    EXPECT_EQ(FullText(streaming.Finish()), FullText(report));
+    return report;
+  }
 
   void AppendMany(AuditLog& log, int first, int count) {
     for (int i = first; i < first + count; ++i) {

@@ -1,4 +1,6 @@
-// Verify(): walks the records in the order given and reports each tampering once.
+// Verify(): walks the records in the order given and reports each tampering once. It holds the
+// whole chain and may look at any record: it is the reference that ChainVerifier
+// (chain_verifier.cc), which sees the records one at a time, is tested against.
 //
 // Every record is checked on its own (does its stored hash match its content, see
 // `RecoverWrittenSeq`) and against its neighbour (does its prev_hash name the record listed
@@ -19,18 +21,70 @@
 
 #include "audit/audit.h"
 #include "audit/canonical.h"
+#include "audit/verify_checks.h"
 
 namespace xrole::audit {
-namespace {
 
-// "record 5 is" or "records 5..7 are".
 std::string RecordsAre(std::int64_t first, std::int64_t last) {
   if (first == last) return "record " + std::to_string(first) + " is";
   return "records " + std::to_string(first) + ".." + std::to_string(last) + " are";
 }
 
-// Record numbers outside 1..2^62 can only be forged (and would overflow the arithmetic below).
-bool SeqInRange(std::int64_t seq) { return seq >= 1 && seq <= (std::int64_t{1} << 62); }
+bool RecordsPruneOf(const store::AuditRow& row, std::int64_t through_seq, std::string_view hash) {
+  if (row.type != kPruneEventType) return false;
+  nlohmann::json body = nlohmann::json::parse(row.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return false;
+  auto details = body.find("details");
+  if (details == body.end() || !details->is_object()) return false;
+  auto through = details->find("throughSeq");
+  auto through_hash = details->find("hash");
+  return through != details->end() && through->is_number_integer() &&
+         through->get<std::int64_t>() == through_seq && through_hash != details->end() &&
+         through_hash->is_string() && through_hash->get<std::string>() == hash;
+}
+
+void CheckCheckpoints(const std::vector<store::CheckpointRow>& checkpoints, const PublicKeys& keys,
+                      const PinnedHashLookup& pinned_hash, VerifyReport& report) {
+  const std::int64_t last_row_seq = report.last_seq;
+  for (const store::CheckpointRow& checkpoint : checkpoints) {
+    ++report.checkpoints;
+    report.last_checkpoint_seq = std::max(report.last_checkpoint_seq, checkpoint.seq);
+    const std::string where = "checkpoint at record " + std::to_string(checkpoint.seq);
+
+    auto key = keys.find(checkpoint.key_id);
+    if (key == keys.end()) {
+      report.problems.push_back(
+          Problem{checkpoint.seq, "unknown-key",
+                  where + " is signed with unknown key `" + checkpoint.key_id + "`"});
+    } else {
+      Result<std::string> signature = crypto::Base64Decode(checkpoint.signature);
+      if (!signature.ok() ||
+          !crypto::Ed25519Verify(
+              key->second, CheckpointMessage(checkpoint.seq, checkpoint.hash, checkpoint.time_ms),
+              *signature)) {
+        report.problems.push_back(
+            Problem{checkpoint.seq, "bad-signature",
+                    where + " has an invalid signature (key `" + checkpoint.key_id + "`)"});
+      }
+    }
+
+    // A pinned record that is missing altogether is reported as a gap or as truncation.
+    const std::string* hash = pinned_hash(checkpoint.seq);
+    if (hash != nullptr && *hash != checkpoint.hash) {
+      report.problems.push_back(
+          Problem{checkpoint.seq, "checkpoint-mismatch",
+                  where + " pins hash " + checkpoint.hash + " but the record has hash " + *hash});
+    }
+  }
+  if (report.last_checkpoint_seq > last_row_seq) {
+    report.problems.push_back(Problem{report.last_checkpoint_seq, "truncated",
+                                      "the chain ends at record " + std::to_string(last_row_seq) +
+                                          " but a checkpoint pins record " +
+                                          std::to_string(report.last_checkpoint_seq)});
+  }
+}
+
+namespace {
 
 // What the walk learned about one record.
 struct RecordState {
@@ -235,9 +289,10 @@ class ChainWalk {
   std::unordered_set<std::int64_t> seqs_;
 };
 
-void CheckCheckpoints(const std::vector<store::AuditRow>& rows,
-                      const std::vector<store::CheckpointRow>& checkpoints, const PublicKeys& keys,
-                      VerifyReport& report) {
+// The checkpoint checks on records in memory: a checkpoint pins the first record with its seq.
+void CheckCheckpointsOfRows(const std::vector<store::AuditRow>& rows,
+                            const std::vector<store::CheckpointRow>& checkpoints,
+                            const PublicKeys& keys, VerifyReport& report) {
   std::unordered_map<std::int64_t, const store::AuditRow*> pinned;
   for (const store::CheckpointRow& checkpoint : checkpoints)
     pinned.emplace(checkpoint.seq, nullptr);
@@ -245,44 +300,13 @@ void CheckCheckpoints(const std::vector<store::AuditRow>& rows,
     auto it = pinned.find(row.seq);
     if (it != pinned.end() && it->second == nullptr) it->second = &row;
   }
-
-  const std::int64_t last_row_seq = report.last_seq;
-  for (const store::CheckpointRow& checkpoint : checkpoints) {
-    ++report.checkpoints;
-    report.last_checkpoint_seq = std::max(report.last_checkpoint_seq, checkpoint.seq);
-    const std::string where = "checkpoint at record " + std::to_string(checkpoint.seq);
-
-    auto key = keys.find(checkpoint.key_id);
-    if (key == keys.end()) {
-      report.problems.push_back(
-          Problem{checkpoint.seq, "unknown-key",
-                  where + " is signed with unknown key `" + checkpoint.key_id + "`"});
-    } else {
-      Result<std::string> signature = crypto::Base64Decode(checkpoint.signature);
-      if (!signature.ok() ||
-          !crypto::Ed25519Verify(
-              key->second, CheckpointMessage(checkpoint.seq, checkpoint.hash, checkpoint.time_ms),
-              *signature)) {
-        report.problems.push_back(
-            Problem{checkpoint.seq, "bad-signature",
-                    where + " has an invalid signature (key `" + checkpoint.key_id + "`)"});
-      }
-    }
-
-    // A pinned record that is missing altogether is reported as a gap or as truncation.
-    const store::AuditRow* row = pinned[checkpoint.seq];
-    if (row != nullptr && row->hash != checkpoint.hash) {
-      report.problems.push_back(Problem{
-          checkpoint.seq, "checkpoint-mismatch",
-          where + " pins hash " + checkpoint.hash + " but the record has hash " + row->hash});
-    }
-  }
-  if (report.last_checkpoint_seq > last_row_seq) {
-    report.problems.push_back(Problem{report.last_checkpoint_seq, "truncated",
-                                      "the chain ends at record " + std::to_string(last_row_seq) +
-                                          " but a checkpoint pins record " +
-                                          std::to_string(report.last_checkpoint_seq)});
-  }
+  CheckCheckpoints(
+      checkpoints, keys,
+      [&pinned](std::int64_t seq) -> const std::string* {
+        const store::AuditRow* row = pinned[seq];
+        return row != nullptr ? &row->hash : nullptr;
+      },
+      report);
 }
 
 // A chain that starts after record C (> 0) continues one that was pruned through C: accepted
@@ -299,18 +323,7 @@ ChainStart FindStart(const std::vector<store::AuditRow>& rows,
   });
   if (!pinned) return {};
   for (const store::AuditRow& row : rows) {
-    if (row.type != kPruneEventType) continue;
-    nlohmann::json body = nlohmann::json::parse(row.body, nullptr, /*allow_exceptions=*/false);
-    if (!body.is_object()) continue;
-    auto details = body.find("details");
-    if (details == body.end() || !details->is_object()) continue;
-    auto through = details->find("throughSeq");
-    auto through_hash = details->find("hash");
-    if (through != details->end() && through->is_number_integer() &&
-        through->get<std::int64_t>() == cut && through_hash != details->end() &&
-        through_hash->is_string() && through_hash->get<std::string>() == hash) {
-      return ChainStart{cut, hash};
-    }
+    if (RecordsPruneOf(row, cut, hash)) return ChainStart{cut, hash};
   }
   return {};
 }
@@ -330,7 +343,7 @@ VerifyReport Verify(const std::vector<store::AuditRow>& rows,
   ChainStart start = FindStart(rows, checkpoints);
   report.pruned_through = start.seq;
   ChainWalk(rows, report).Run(start);
-  CheckCheckpoints(rows, checkpoints, keys, report);
+  CheckCheckpointsOfRows(rows, checkpoints, keys, report);
   report.ok = report.problems.empty();
   return report;
 }

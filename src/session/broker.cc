@@ -289,7 +289,9 @@ struct Broker::State {
   std::unique_ptr<audit::AuditLog> audit;
 
   mutable std::shared_mutex mutex;
-  std::mutex prune_mutex;  // one audit prune at a time
+  // One audit prune at a time (exclusive), and none while the chain is verified (shared): a
+  // prune between two pages of a verification would look like a gap.
+  std::shared_mutex prune_mutex;
   std::shared_ptr<const Catalog> catalog = std::make_shared<Catalog>();
   std::optional<std::vector<std::vector<policy::Policy>>> scps;
   std::optional<std::vector<std::vector<policy::Policy>>> rcps;
@@ -491,15 +493,26 @@ struct Broker::State {
     event.role = s.role;
     event.policy_hash = s.policy_hash;
   }
-  // Records a refused operation. Best effort: the refusal is answered either way.
-  // `rows` (the whole chain) against the stored checkpoints and every public key.
-  Result<audit::VerifyReport> VerifyChain(const std::vector<store::AuditRow>& rows) const {
+  // Verifies the stored chain against its checkpoints and every public key, streaming it
+  // through an audit::ChainVerifier `options.audit_page_rows` records at a time; `visit`, if
+  // set, sees each record (in seq order) as it is read. The checkpoints are read first and the
+  // keys next, so every checkpoint pins a record the pages reach and is signed by a known key.
+  // REQUIRES: prune_mutex held (shared or exclusive).
+  Result<audit::VerifyReport> VerifyChain(
+      const std::function<void(const store::AuditRow&)>& visit = nullptr) const {
     XROLE_ASSIGN_OR_RETURN(auto checkpoints, store->ReadCheckpoints());
     audit::PublicKeys public_keys;
     for (const auto& key : keys->PublicKeys()) public_keys[key.key_id] = key.public_key;
-    return audit::Verify(rows, checkpoints, public_keys);
+    audit::ChainVerifier verifier(std::move(checkpoints), std::move(public_keys));
+    XROLE_RETURN_IF_ERROR(
+        store::ForEachAuditRow(*store, 0, options.audit_page_rows, [&](store::AuditRow row) {
+          if (visit) visit(row);
+          verifier.Add(std::move(row));
+        }));
+    return verifier.Finish();
   }
 
+  // Records a refused operation. Best effort: the refusal is answered either way.
   void AuditRefusal(const Caller& caller, std::string type, const Error& error,
                     json details = json::object()) {
     audit::Event event = MakeEvent(std::move(type), caller);
@@ -2445,12 +2458,47 @@ Result<std::vector<store::AuditRow>> Broker::ReadAudit(const Caller& caller, std
   return state_->store->ReadAudit(after, limit);
 }
 
+namespace {
+
+// The records a prune request removes, found while the chain streams past in seq order: the
+// longest run from its first record on that falls under the cut (by number or by age; record
+// times never decrease along the chain).
+struct PruneCut {
+  explicit PruneCut(const PruneAuditRequest& prune_request) : request(prune_request) {}
+
+  void Add(const store::AuditRow& row) {
+    if (records++ == 0) first_seq = row.seq;
+    last_seq = row.seq;
+    if (run_ended) return;
+    const bool under_cut =
+        request.through_seq > 0 ? row.seq <= request.through_seq : row.time_ms < request.before_ms;
+    if (!under_cut) {
+      run_ended = true;
+      return;
+    }
+    ++removed;
+    through_seq = row.seq;
+    through_hash = row.hash;
+  }
+
+  const PruneAuditRequest& request;
+  std::int64_t records = 0;      // records read
+  std::int64_t first_seq = 0;    // the first record read
+  std::int64_t last_seq = 0;     // the last record read
+  std::int64_t removed = 0;      // records the cut removes, from the first on
+  std::int64_t through_seq = 0;  // the last of them
+  std::string through_hash;      // and its chain hash
+  bool run_ended = false;        // a record that stays was read
+};
+
+}  // namespace
+
 Result<audit::VerifyReport> Broker::VerifyAudit(const Caller& caller) {
   if (caller.kind != Caller::Kind::kAdmin && caller.kind != Caller::Kind::kHuman) {
     return Denied("only the admin or a human may verify the audit log");
   }
-  XROLE_ASSIGN_OR_RETURN(auto rows, state_->store->ReadAudit(0, 0));
-  return state_->VerifyChain(rows);
+  std::shared_lock prune_lock(state_->prune_mutex);
+  return state_->VerifyChain();
 }
 
 Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
@@ -2465,50 +2513,40 @@ Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
     return Error(ErrorCode::kInvalidArgument,
                  "give exactly one of `throughSeq` (a record number) and `olderThanDays`");
   }
-  std::lock_guard prune_lock(s.prune_mutex);
-  XROLE_ASSIGN_OR_RETURN(auto rows, s.store->ReadAudit(0, 0));
-  XROLE_ASSIGN_OR_RETURN(audit::VerifyReport report, s.VerifyChain(rows));
+  std::unique_lock prune_lock(s.prune_mutex);
+  PruneCut cut(request);
+  XROLE_ASSIGN_OR_RETURN(audit::VerifyReport report,
+                         s.VerifyChain([&cut](const store::AuditRow& row) { cut.Add(row); }));
   if (!report.ok) {
     return Error(ErrorCode::kConflict,
                  "the audit chain does not verify (" + std::to_string(report.problems.size()) +
                      " problem(s), first at record " + std::to_string(report.problems[0].seq) +
                      ": " + report.problems[0].message + "); nothing was pruned");
   }
-  if (rows.empty()) return Error(ErrorCode::kInvalidArgument, "the audit log is empty");
-
-  // The cut: the last record to remove. Record times never decrease along the chain.
-  std::size_t cut = rows.size();  // index into rows; rows.size(): none
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    bool removed = request.through_seq > 0 ? rows[i].seq <= request.through_seq
-                                           : rows[i].time_ms < request.before_ms;
-    if (!removed) break;
-    cut = i;
-  }
-  if (request.through_seq > 0 && (cut == rows.size() || rows[cut].seq != request.through_seq)) {
+  if (cut.records == 0) return Error(ErrorCode::kInvalidArgument, "the audit log is empty");
+  if (request.through_seq > 0 && (cut.removed == 0 || cut.through_seq != request.through_seq)) {
     return Error(ErrorCode::kInvalidArgument, "record " + std::to_string(request.through_seq) +
                                                   " is not in the log (it holds records " +
-                                                  std::to_string(rows.front().seq) + ".." +
-                                                  std::to_string(rows.back().seq) + ")");
+                                                  std::to_string(cut.first_seq) + ".." +
+                                                  std::to_string(cut.last_seq) + ")");
   }
-  if (cut == rows.size()) {
+  if (cut.removed == 0) {
     return Error(ErrorCode::kInvalidArgument, "no record is older than the cut-off");
   }
-  if (cut + 1 == rows.size()) {
-    return Error(ErrorCode::kInvalidArgument, "the last record (" +
-                                                  std::to_string(rows.back().seq) +
+  if (cut.removed == cut.records) {
+    return Error(ErrorCode::kInvalidArgument, "the last record (" + std::to_string(cut.last_seq) +
                                                   ") stays: the chain continues from it");
   }
-  const store::AuditRow& last_removed = rows[cut];
-  if (!request.expect_hash.empty() && request.expect_hash != last_removed.hash) {
-    return Error(ErrorCode::kInvalidArgument, "record " + std::to_string(last_removed.seq) +
-                                                  " has hash " + last_removed.hash +
+  if (!request.expect_hash.empty() && request.expect_hash != cut.through_hash) {
+    return Error(ErrorCode::kInvalidArgument, "record " + std::to_string(cut.through_seq) +
+                                                  " has hash " + cut.through_hash +
                                                   ", not the expected " + request.expect_hash);
   }
   PruneAuditResult result;
-  result.first_seq = rows.front().seq;
-  result.through_seq = last_removed.seq;
-  result.hash = last_removed.hash;
-  result.records = static_cast<std::int64_t>(cut + 1);
+  result.first_seq = cut.first_seq;
+  result.through_seq = cut.through_seq;
+  result.hash = cut.through_hash;
+  result.records = cut.removed;
   result.dry_run = request.dry_run;
   if (request.dry_run) return result;
 

@@ -58,6 +58,9 @@ struct BrokerOptions {
   std::int64_t default_run_seconds = 3600;
   std::size_t max_session_policy_bytes = 10240;
   audit::AuditLogOptions audit;
+  // How many audit records VerifyAudit and PruneAudit read at a time while they stream the
+  // chain through the verifier (store::ForEachAuditRow).
+  std::size_t audit_page_rows = store::kAuditPageRows;
   // Epoch seconds; injectable so tests can move time.
   std::function<std::int64_t()> now;
 };
@@ -417,6 +420,9 @@ class Broker {
   Result<std::string> RotateSigningKey(const Caller& caller);
   Result<std::vector<store::AuditRow>> ReadAudit(const Caller& caller, std::int64_t after,
                                                  std::size_t limit);
+  // Admin and humans only. Verifies the stored chain against its checkpoints, streaming it
+  // through audit::ChainVerifier `audit_page_rows` records at a time; waits for a prune in
+  // progress (and a prune for it).
   Result<audit::VerifyReport> VerifyAudit(const Caller& caller);
   // Admin only. Verifies the whole chain first and refuses (kConflict) if it does not verify:
   // a cut is anchored by a fresh checkpoint signed by the server key, which must never vouch

@@ -250,6 +250,9 @@ struct StoreControl {
   std::atomic<bool> fail_commits{false};
   std::mutex mutex;
   std::function<void(const store::Batch&)> before_commit;  // guarded by mutex
+  // When set, audit reads leave out the rows it is true for, as if they had been deleted from
+  // the database (the limit counts the rows that are left). Guarded by mutex.
+  std::function<bool(const store::AuditRow&)> hide_audit_row;
 };
 
 // The real SQLite store, steered by a StoreControl.
@@ -276,7 +279,16 @@ class ControlledStore : public store::Store {
   }
   Result<std::vector<store::AuditRow>> ReadAudit(std::int64_t after_seq,
                                                  std::size_t limit) override {
-    return inner_->ReadAudit(after_seq, limit);
+    std::function<bool(const store::AuditRow&)> hide;
+    {
+      std::lock_guard lock(control_->mutex);
+      hide = control_->hide_audit_row;
+    }
+    if (!hide) return inner_->ReadAudit(after_seq, limit);
+    XROLE_ASSIGN_OR_RETURN(std::vector<store::AuditRow> rows, inner_->ReadAudit(after_seq, 0));
+    std::erase_if(rows, hide);
+    if (limit != 0 && rows.size() > limit) rows.resize(limit);
+    return rows;
   }
   Result<std::optional<store::AuditRow>> LastAudit() override { return inner_->LastAudit(); }
   Result<std::vector<store::CheckpointRow>> ReadCheckpoints() override {
@@ -324,7 +336,7 @@ class BrokerTest : public ::testing::Test {
     ASSERT_TRUE(sqlite.ok()) << sqlite.error().ToString();
     auto controlled = std::make_unique<ControlledStore>(std::move(*sqlite), control_);
     store_ = controlled.get();
-    BrokerOptions options;
+    BrokerOptions options = options_;
     options.now = [this] {
       std::function<void()> hook;
       {
@@ -440,6 +452,7 @@ class BrokerTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  BrokerOptions options_;  // what OpenBroker opens the broker with (with the test clock)
   std::atomic<std::int64_t> now_{kStart};
   std::shared_ptr<StoreControl> control_ = std::make_shared<StoreControl>();
   std::mutex clock_mutex_;
@@ -1885,6 +1898,150 @@ TEST_F(BrokerTest, UnreadableStoredSessionPolicyFailsClosed) {
   ASSERT_NO_FATAL_FAILURE(OpenBroker());
   AuthorizeResult list = Check(session, "s3:ListBucket", kData);
   EXPECT_NE(list.decision, Decision::kAllowed);
+}
+
+// ---- audit verification and retention in pages ----------------------------------------------
+
+// VerifyAudit and PruneAudit stream the chain through the verifier a page at a time: pages of 4
+// records here and a checkpoint every 5 records, so that page ends, checkpoints and cuts fall
+// in every relation to each other.
+class AuditPagesTest : public BrokerTest {
+ protected:
+  void SetUp() override {
+    options_.audit_page_rows = 4;
+    options_.audit.checkpoint_every_records = 5;
+    BrokerTest::SetUp();
+  }
+
+  // Appends `count` records: decisions on a token that is not one are recorded too.
+  void AddRecords(int count) {
+    for (int i = 0; i < count; ++i) Check("garbage", "s3:GetObject", kDataObject);
+  }
+
+  // Verify (the reference) on every record at once.
+  audit::VerifyReport ReferenceReport() {
+    auto checkpoints = store_->ReadCheckpoints();
+    EXPECT_TRUE(checkpoints.ok());
+    if (!checkpoints.ok()) return audit::VerifyReport{};
+    audit::PublicKeys keys;
+    for (const auto& key : broker_->PublicKeys()) keys[key.key_id] = key.public_key;
+    return audit::Verify(Audit(), *checkpoints, keys);
+  }
+
+  static std::string Text(const audit::VerifyReport& report) {
+    std::string text = "ok=" + std::to_string(report.ok) +
+                       " records=" + std::to_string(report.records) +
+                       " last=" + std::to_string(report.last_seq) + ":" + report.last_hash +
+                       " checkpoints=" + std::to_string(report.checkpoints) + "@" +
+                       std::to_string(report.last_checkpoint_seq) +
+                       " pruned=" + std::to_string(report.pruned_through) + "\n";
+    for (const auto& problem : report.problems) {
+      text += problem.kind + "@" + std::to_string(problem.seq) + ": " + problem.message + "\n";
+    }
+    return text;
+  }
+};
+
+TEST_F(AuditPagesTest, VerifyReadsTheWholeChainAcrossPages) {
+  AddRecords(41);
+  auto report = broker_->VerifyAudit(Caller::Admin());
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  EXPECT_TRUE(report->ok) << Text(*report);
+  const std::vector<store::AuditRow> rows = Audit();
+  ASSERT_GT(rows.size(), 40u);
+  EXPECT_EQ(report->records, static_cast<std::int64_t>(rows.size()));
+  EXPECT_EQ(report->last_seq, rows.back().seq);
+  EXPECT_GE(report->checkpoints, 8);
+  EXPECT_EQ(Text(*report), Text(ReferenceReport()));
+}
+
+TEST_F(AuditPagesTest, ARecordMissingAtAPageEndIsAGap) {
+  AddRecords(20);
+  // Pages hold records 1-4, 5-8, 9-12, ...: 8 ends the second one.
+  {
+    std::lock_guard lock(control_->mutex);
+    control_->hide_audit_row = [](const store::AuditRow& row) { return row.seq == 8; };
+  }
+  auto report = broker_->VerifyAudit(Caller::Admin());
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  ASSERT_FALSE(report->ok);
+  ASSERT_EQ(report->problems.size(), 1u) << Text(*report);
+  EXPECT_EQ(report->problems[0].kind, "gap");
+  EXPECT_EQ(report->problems[0].seq, 8);
+  EXPECT_EQ(Text(*report), Text(ReferenceReport()));
+
+  PruneAuditRequest request;
+  request.through_seq = 3;
+  auto pruned = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_FALSE(pruned.ok());
+  EXPECT_EQ(pruned.error().code(), ErrorCode::kConflict);
+  EXPECT_NE(pruned.error().message().find("first at record 8"), std::string::npos)
+      << pruned.error().message();
+}
+
+TEST_F(AuditPagesTest, PruneFindsItsCutAcrossPages) {
+  AddRecords(30);
+  const std::vector<store::AuditRow> before = Audit();
+
+  PruneAuditRequest request;
+  request.through_seq = 13;  // inside the fourth page
+  request.dry_run = true;
+  auto dry = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_TRUE(dry.ok()) << dry.error().ToString();
+  EXPECT_EQ(dry->first_seq, 1);
+  EXPECT_EQ(dry->through_seq, 13);
+  EXPECT_EQ(dry->hash, before[12].hash);
+  EXPECT_EQ(dry->records, 13);
+
+  request.dry_run = false;
+  request.expect_hash = before[12].hash;
+  auto pruned = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->records, 13);
+  auto report = broker_->VerifyAudit(Caller::Admin());
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  EXPECT_TRUE(report->ok) << Text(*report);
+  EXPECT_EQ(report->pruned_through, 13);
+  EXPECT_EQ(report->records, static_cast<std::int64_t>(before.size()) - 13 + 1);
+  EXPECT_EQ(Text(*report), Text(ReferenceReport()));
+
+  // The refusals name what the pages held.
+  const std::int64_t last = Audit().back().seq;
+  request.expect_hash.clear();
+  request.through_seq = 5;
+  auto refused = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(),
+            "record 5 is not in the log (it holds records 14.." + std::to_string(last) + ")");
+  request.through_seq = last;
+  refused = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(),
+            "the last record (" + std::to_string(last) + ") stays: the chain continues from it");
+
+  // A cut by age: every record is older than a minute from now, so all but the last go.
+  request.through_seq = 0;
+  request.before_ms = audit::NowMs() + 60000;
+  request.dry_run = true;
+  refused = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("stays"), std::string::npos);
+  request.before_ms = 1;
+  refused = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(), "no record is older than the cut-off");
+
+  // A second cut continues from the first.
+  request = PruneAuditRequest{};
+  request.through_seq = 22;
+  pruned = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->first_seq, 14);
+  EXPECT_EQ(pruned->records, 9);
+  report = broker_->VerifyAudit(Caller::Admin());
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  EXPECT_TRUE(report->ok) << Text(*report);
+  EXPECT_EQ(report->pruned_through, 22);
 }
 
 // ---- failing closed --------------------------------------------------------------------------

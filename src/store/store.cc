@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,34 @@ Result<std::string> ParseSqliteUrl(std::string_view url, std::string_view rest,
 }
 
 }  // namespace
+
+Status ForEachAuditRow(Store& store, std::int64_t after_seq, std::size_t page_rows,
+                       const std::function<void(AuditRow row)>& each) {
+  page_rows = std::max<std::size_t>(page_rows, 1);
+  // Each page after the first is read from just before the last seq handed out, so that it
+  // starts with the copies of that seq the previous page ended with (`repeated` of them, not
+  // handed out again) and then any further copy.
+  std::int64_t after = after_seq;
+  std::int64_t repeated_seq = 0;
+  std::size_t repeated = 0;
+  while (true) {
+    const std::size_t wanted = page_rows + repeated;
+    XROLE_ASSIGN_OR_RETURN(std::vector<AuditRow> page, store.ReadAudit(after, wanted));
+    std::size_t skip = 0;
+    while (skip < repeated && skip < page.size() && page[skip].seq == repeated_seq) ++skip;
+    const bool last_page = page.size() < wanted;
+    if (!last_page) {
+      repeated_seq = page.back().seq;
+      repeated = 0;
+      for (auto row = page.rbegin(); row != page.rend() && row->seq == repeated_seq; ++row) {
+        ++repeated;
+      }
+      after = repeated_seq - 1;  // cannot overflow: repeated_seq > after >= INT64_MIN
+    }
+    for (std::size_t i = skip; i < page.size(); ++i) each(std::move(page[i]));
+    if (last_page) return OkStatus();
+  }
+}
 
 std::string_view TableName(Table table) {
   switch (table) {

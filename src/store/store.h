@@ -11,7 +11,9 @@
 #ifndef XROLE_STORE_STORE_H_
 #define XROLE_STORE_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,6 +123,18 @@ struct SqliteOptions {
   // Records already in either place are read back whatever this says.
   bool audit_segments = true;
 };
+
+// How many audit rows ForEachAuditRow reads at a time by default: about 4 MB of 1 KB records.
+inline constexpr std::size_t kAuditPageRows = 4096;
+
+// Hands every audit row with seq > after_seq to `each`, in the order read, reading them
+// `page_rows` at a time (ReadAudit(after, page_rows); 0 is taken as 1), so that only one page is
+// in memory. Reads until a page comes back short: rows appended meanwhile are read too. A page
+// continues after the last seq of the one before; a seq stored twice (which only editing the
+// store can do) is handed out twice even when a page ends between its copies. Stops at the
+// first error of ReadAudit and returns it.
+Status ForEachAuditRow(Store& store, std::int64_t after_seq, std::size_t page_rows,
+                       const std::function<void(AuditRow row)>& each);
 
 // Opens (creating if needed, mode 0600) the SQLite database at `path` and brings its schema up
 // to the latest numbered migration, each migration in its own transaction. A database whose

@@ -338,6 +338,51 @@ TEST_F(SqliteStoreTest, ReadAuditHonoursAfterAndLimitInSeqOrder) {
   EXPECT_EQ(seqs(0, 1), (std::vector<std::int64_t>{1}));
 }
 
+// ForEachAuditRow hands out exactly what one unlimited ReadAudit returns, whatever the page size,
+// even for a seq stored twice (in the table and in a segment file, which only editing the
+// database does) when a page ends between the two copies.
+TEST_F(SqliteStoreTest, ForEachAuditRowReadsPagesAsOneRead) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch with_change;
+  with_change.mutations = {Upsert(Table::kRuns, "run-1", "{}")};
+  with_change.audit = {Audit(1), Audit(2), Audit(3)};
+  ASSERT_TRUE(store->Commit(with_change).ok());
+  Batch records;
+  for (std::int64_t seq = 4; seq <= 12; ++seq) records.audit.push_back(Audit(seq));
+  ASSERT_TRUE(store->Commit(records).ok());
+  store.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.Exec("INSERT INTO audit_log (seq, time_ms, type, body, prev_hash, hash) "
+                       "VALUES (5, 1, 'forged', '{}', 'p', 'h'), (9, 1, 'forged', '{}', 'p', 'h')"),
+              "");
+  }
+  store = Open();
+  ASSERT_NE(store, nullptr);
+
+  auto text = [](const AuditRow& row) { return std::to_string(row.seq) + ":" + row.type; };
+  auto all = store->ReadAudit(0, 0);
+  ASSERT_TRUE(all.ok()) << all.error().ToString();
+  std::vector<std::string> expected;
+  for (const AuditRow& row : *all) expected.push_back(text(row));
+  ASSERT_EQ(expected.size(), 14u);
+  ASSERT_EQ(expected[4], "5:forged");
+  ASSERT_EQ(expected[5], "5:session.assume");
+
+  for (std::size_t page = 0; page <= 15; ++page) {
+    std::vector<std::string> read;
+    Status status =
+        ForEachAuditRow(*store, 0, page, [&](AuditRow row) { read.push_back(text(row)); });
+    ASSERT_TRUE(status.ok()) << status.error().ToString();
+    EXPECT_EQ(read, expected) << "page " << page;
+  }
+  std::vector<std::string> after_six;
+  ASSERT_TRUE(
+      ForEachAuditRow(*store, 6, 2, [&](AuditRow row) { after_six.push_back(text(row)); }).ok());
+  EXPECT_EQ(after_six, std::vector<std::string>(expected.begin() + 7, expected.end()));
+}
+
 TEST_F(SqliteStoreTest, LastAuditIsTheHighestSeq) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

@@ -144,16 +144,20 @@ int VerifyOffline(const Client& client) {
   if (!keys.ok()) return UsageError("audit verify --offline: " + DescribeError(keys.error()));
   auto store = store::OpenSqlite(db);
   if (!store.ok()) return UsageError("audit verify --offline: " + DescribeError(store.error()));
-  auto rows = (*store)->ReadAudit(0, 0);
-  if (!rows.ok()) return UsageError("audit verify --offline: " + DescribeError(rows.error()));
+  // The checkpoints first: each pins a record that the pages below reach. The records stream
+  // through the verifier a page at a time, so a long chain is never in memory as a whole.
   auto checkpoints = (*store)->ReadCheckpoints();
   if (!checkpoints.ok()) {
     return UsageError("audit verify --offline: " + DescribeError(checkpoints.error()));
   }
   audit::PublicKeys public_keys;
   for (const auto& key : (*keys)->PublicKeys()) public_keys[key.key_id] = key.public_key;
-  audit::VerifyReport report = audit::Verify(*rows, *checkpoints, public_keys);
-  return PrintVerifyReport(ReportJson(report), client.json_output());
+  audit::ChainVerifier verifier(std::move(*checkpoints), std::move(public_keys));
+  Status read =
+      store::ForEachAuditRow(**store, 0, store::kAuditPageRows,
+                             [&verifier](store::AuditRow row) { verifier.Add(std::move(row)); });
+  if (!read.ok()) return UsageError("audit verify --offline: " + DescribeError(read.error()));
+  return PrintVerifyReport(ReportJson(verifier.Finish()), client.json_output());
 }
 
 }  // namespace
