@@ -1,22 +1,21 @@
 // http_server.cc: the Boost.Beast/Asio implementation of http.h, and the only translation
 // unit that includes Beast.
 //
-// Threads and lifetimes. `io_threads` threads run one io_context, so whichever thread is free
-// takes the next ready connection (on a 2-core machine shared with the audit writer, pinning
-// connections to threads measurably lengthened the latency tail). The acceptor and every
-// connection each live on their own strand, so a connection's handlers never run
-// concurrently. The server's registry holds the only long-lived reference to a connection; a
+// Threads and lifetimes. Each of the `io_threads` threads runs its own io_context, and new
+// connections are dealt to them in turn, so a connection's handlers all run on one thread and
+// never concurrently, without a strand, and no I/O thread wakes another. The acceptor lives on
+// the first. The server's registry holds the only long-lived reference to a connection; a
 // connection removes itself when it closes. A Responder holds a weak reference plus the
 // ResponderGate: Stop() closes the gate before it tears anything down, so after Stop() a
-// Responder never touches the io_context, and before it a Responder only posts to the
-// connection's strand.
+// Responder never touches an io_context, and before it a Responder only posts to the
+// connection's io_context.
 //
 // Reading. A connection reads with plain `async_read_some` into its buffer and feeds Beast's
 // request parser synchronously, so a request that arrives in one segment costs one receive and
 // no intermediate completion; a keep-alive connection waits for its next request with that
 // same read (the first byte switches the idle deadline to the read deadline).
 //
-// Deadlines (one timer per connection, on its strand):
+// Deadlines (one timer per connection, on its thread):
 // - a new connection must deliver its first request within read_timeout of being accepted;
 // - between requests a keep-alive connection may stay silent for idle_timeout; from the first
 //   byte of the next request, the whole request must arrive within read_timeout;
@@ -31,10 +30,10 @@
 #include <atomic>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -72,7 +71,7 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 // Concrete executor types: a connection never needs a polymorphic executor.
-using Executor = asio::strand<asio::io_context::executor_type>;
+using Executor = asio::io_context::executor_type;  // one thread runs each io_context
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
@@ -158,7 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Any thread, with the gate held open. Hands the response for request `sequence` to the
-  // strand; stale or repeated deliveries are ignored there.
+  // connection's thread; stale or repeated deliveries are ignored there.
   void Deliver(std::uint64_t sequence, HttpResponse response) {
     asio::post(executor_,
                [self = shared_from_this(), sequence, response = std::move(response)]() mutable {
@@ -178,7 +177,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     kClosed,
   };
 
-  // Everything below runs on the strand.
+  // Everything below runs on the connection's thread.
 
   // The deadline is re-armed lazily: moving it later only records it (the timer, when it fires
   // early, re-arms itself for the recorded deadline); only a deadline earlier than the armed
@@ -516,7 +515,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ServerContext& context_;
   Socket socket_;
-  Executor executor_;  // the connection's strand
+  Executor executor_;  // the io_context of the one I/O thread this connection lives on
   Timer timer_;
   const std::string remote_address_;
 
@@ -542,9 +541,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(HttpServerOptions options, Handler handler)
-      : io_context_(std::max(1, options.io_threads)),
-        acceptor_(asio::make_strand(io_context_.get_executor())),
+      : io_contexts_(MakeContexts(options.io_threads)),
+        acceptor_(io_contexts_[0]->get_executor()),
         accept_retry_timer_(acceptor_.get_executor()) {
+    for (auto& io_context : io_contexts_) work_.emplace_back(io_context->get_executor());
     context_.options = std::move(options);
     context_.handler = std::move(handler);
   }
@@ -563,7 +563,7 @@ class BeastHttpServer final : public HttpServer {
       if (!ec) {
         endpoint = tcp::endpoint(address, options.port);
       } else {
-        tcp::resolver resolver(io_context_);
+        tcp::resolver resolver(*io_contexts_[0]);
         auto results = resolver.resolve(options.host, std::to_string(options.port),
                                         tcp::resolver::passive, ec);
         if (ec || results.empty()) {
@@ -583,11 +583,10 @@ class BeastHttpServer final : public HttpServer {
       }
       port_.store(acceptor_.local_endpoint(ec).port());
       Accept();
-      const int thread_count = std::max(1, options.io_threads);
-      for (int i = 0; i < thread_count; ++i) {
+      for (std::size_t i = 0; i < io_contexts_.size(); ++i) {
         threads_.emplace_back([this, i] {
           NameThisThread("xrole-http-" + std::to_string(i));
-          RunIo();
+          RunIo(*io_contexts_[i]);
         });
       }
     } catch (const std::exception& e) {
@@ -631,7 +630,9 @@ class BeastHttpServer final : public HttpServer {
     }
     for (const std::shared_ptr<Connection>& connection : live) connection->CloseSoon();
     live.clear();
-    // With the acceptor and every connection closed no work is left, so run() returns.
+    // With the acceptor and every connection closed, and the idle guards gone, no work is
+    // left, so each run() returns.
+    for (auto& guard : work_) guard.reset();
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
     std::lock_guard<std::mutex> registry_lock(context_.registry_mu);
@@ -639,10 +640,18 @@ class BeastHttpServer final : public HttpServer {
     context_.open_connections.store(0);
   }
 
-  void RunIo() {
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int io_threads) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (int i = 0; i < std::max(1, io_threads); ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));  // run by one thread
+    }
+    return contexts;
+  }
+
+  static void RunIo(asio::io_context& io_context) {
     for (;;) {
       try {
-        io_context_.run();
+        io_context.run();
         return;
       } catch (const std::exception&) {
         // A handler threw (only allocation failure can); keep serving.
@@ -650,10 +659,10 @@ class BeastHttpServer final : public HttpServer {
     }
   }
 
-  // On the acceptor's strand.
+  // On the first I/O thread.
   void Accept() {
     acceptor_.async_accept(
-        asio::make_strand(io_context_.get_executor()),
+        io_contexts_[next_context_++ % io_contexts_.size()]->get_executor(),
         [this](error_code ec, Socket socket) { OnAccept(ec, std::move(socket)); });
   }
 
@@ -689,10 +698,13 @@ class BeastHttpServer final : public HttpServer {
   }
 
   // Declared first so that it is destroyed last.
-  asio::io_context io_context_;
+  std::vector<std::unique_ptr<asio::io_context>> io_contexts_;  // one per I/O thread
+  // Keep each io_context's run() going while it has no connection, until Stop().
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   ServerContext context_;
-  asio::basic_socket_acceptor<tcp, Executor> acceptor_;  // on its own strand
-  Timer accept_retry_timer_;                             // on the acceptor's strand
+  asio::basic_socket_acceptor<tcp, Executor> acceptor_;  // on the first I/O thread
+  Timer accept_retry_timer_;                             // likewise
+  std::size_t next_context_ = 0;  // the io_context the next connection goes to
   std::atomic<std::uint16_t> port_{0};
 
   std::mutex lifecycle_mu_;
