@@ -123,9 +123,7 @@ class WindowedWalk {
     const bool canonical = hashes.canonical();
     if (canonical) written = RecoverWrittenSeq(row, hashes);
     if (!written) {
-      Add(row.seq, "edited",
-          canonical ? "record " + std::to_string(row.seq) + " does not match its hash"
-                    : "record " + std::to_string(row.seq) + " body is not canonical JSON");
+      Add(row.seq, "edited", EditedMessage(row.seq, canonical));
       state.edited = true;
       written = prev_written_ + 1;
     }
@@ -139,9 +137,7 @@ class WindowedWalk {
       if (!linked) {
         if (ClassifyBrokenLink(row, state)) suspect = true;
       } else if (state.written_seq != prev_written_ + 1 && renumbered) {
-        Add(row.seq, "reordered",
-            "record " + std::to_string(row.seq) + " was written as record " +
-                std::to_string(state.written_seq));
+        Add(row.seq, "reordered", WrittenAsMessage(row.seq, state.written_seq));
       }
     }
     state.suspect = suspect;
@@ -249,39 +245,27 @@ class WindowedWalk {
 
     std::optional<std::int64_t> pred = IndexOfHash(row.prev_hash);
     if (pred && *pred > index_) {
-      Add(row.seq, "reordered",
-          "record " + std::to_string(row.seq) + " was written as record " +
-              std::to_string(state.written_seq) + ": it links to record " +
-              std::to_string(SeqAt(*pred)) + ", which comes after it");
+      Add(row.seq, "reordered", LinksForwardMessage(row.seq, state.written_seq, SeqAt(*pred)));
       return true;
     }
     if (pred && *pred < index_ - 1) {
       const std::int64_t first = *pred + 1;
       if (Behind(first).state.suspect) {
         // The records in between start with a moved one: this is the other end of a move.
-        Add(row.seq, "reordered",
-            "record " + std::to_string(row.seq) + " was written as record " +
-                std::to_string(state.written_seq));
+        Add(row.seq, "reordered", WrittenAsMessage(row.seq, state.written_seq));
       } else {
-        std::string target =
-            *pred < 0 ? "the start of the chain" : "record " + std::to_string(SeqAt(*pred));
         const std::int64_t first_seq = Behind(first).seq;
         Add(first_seq, "inserted",
-            RecordsAre(first_seq, Behind(index_ - 1).seq) + " not part of the chain: record " +
-                std::to_string(row.seq) +
-                (first + 1 == index_ ? " links past it to " : " links past them to ") + target);
+            InsertedMessage(first_seq, Behind(index_ - 1).seq, index_ - first, row.seq,
+                            *pred < 0 ? std::nullopt : std::optional(SeqAt(*pred))));
       }
       return true;
     }
     if (!pred && renumbered) {
-      Add(prev_written_ + 1, "gap",
-          RecordsAre(prev_written_ + 1, state.written_seq - 1) +
-              " missing (as numbered when written); later records were renumbered");
+      Add(prev_written_ + 1, "gap", RenumberedGapMessage(prev_written_ + 1, state.written_seq - 1));
       return true;
     }
-    Add(row.seq, "bad-link",
-        "record " + std::to_string(row.seq) + " does not link to record " +
-            std::to_string(prev_seq_) + ": that record was altered and rehashed, or replaced");
+    Add(row.seq, "bad-link", BadLinkMessage(row.seq, prev_seq_));
     return true;
   }
 

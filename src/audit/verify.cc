@@ -30,6 +30,39 @@ std::string RecordsAre(std::int64_t first, std::int64_t last) {
   return "records " + std::to_string(first) + ".." + std::to_string(last) + " are";
 }
 
+std::string EditedMessage(std::int64_t seq, bool canonical) {
+  return "record " + std::to_string(seq) +
+         (canonical ? " does not match its hash" : " body is not canonical JSON");
+}
+
+std::string WrittenAsMessage(std::int64_t seq, std::int64_t written_seq) {
+  return "record " + std::to_string(seq) + " was written as record " + std::to_string(written_seq);
+}
+
+std::string LinksForwardMessage(std::int64_t seq, std::int64_t written_seq,
+                                std::int64_t later_seq) {
+  return WrittenAsMessage(seq, written_seq) + ": it links to record " + std::to_string(later_seq) +
+         ", which comes after it";
+}
+
+std::string InsertedMessage(std::int64_t first, std::int64_t last, std::int64_t count,
+                            std::int64_t seq, std::optional<std::int64_t> target_seq) {
+  return RecordsAre(first, last) + " not part of the chain: record " + std::to_string(seq) +
+         (count == 1 ? " links past it to " : " links past them to ") +
+         (target_seq ? "record " + std::to_string(*target_seq)
+                     : std::string("the start of the chain"));
+}
+
+std::string RenumberedGapMessage(std::int64_t first, std::int64_t last) {
+  return RecordsAre(first, last) +
+         " missing (as numbered when written); later records were renumbered";
+}
+
+std::string BadLinkMessage(std::int64_t seq, std::int64_t prev_seq) {
+  return "record " + std::to_string(seq) + " does not link to record " + std::to_string(prev_seq) +
+         ": that record was altered and rehashed, or replaced";
+}
+
 bool RecordsPruneOf(const store::AuditRow& row, std::int64_t through_seq, std::string_view hash) {
   if (row.type != kPruneEventType) return false;
   nlohmann::json body = nlohmann::json::parse(row.body, nullptr, /*allow_exceptions=*/false);
@@ -138,9 +171,7 @@ class ChainWalk {
       bool canonical = IsCanonicalBody(row.body);
       if (canonical) written = RecoverWrittenSeq(i, prev_written);
       if (!written) {
-        Add(row.seq, "edited",
-            canonical ? "record " + std::to_string(row.seq) + " does not match its hash"
-                      : "record " + std::to_string(row.seq) + " body is not canonical JSON");
+        Add(row.seq, "edited", EditedMessage(row.seq, canonical));
         state.edited = true;
         written = prev_written + 1;
       }
@@ -154,9 +185,7 @@ class ChainWalk {
         if (!linked) {
           if (ClassifyBrokenLink(i, prev_seq, prev_written)) suspect = true;
         } else if (state.written_seq != prev_written + 1 && renumbered) {
-          Add(row.seq, "reordered",
-              "record " + std::to_string(row.seq) + " was written as record " +
-                  std::to_string(state.written_seq));
+          Add(row.seq, "reordered", WrittenAsMessage(row.seq, state.written_seq));
         }
       }
       state.suspect = suspect;
@@ -244,39 +273,29 @@ class ChainWalk {
     const auto index = static_cast<std::ptrdiff_t>(i);
     if (pred && *pred > index) {
       Add(row.seq, "reordered",
-          "record " + std::to_string(row.seq) + " was written as record " +
-              std::to_string(state.written_seq) + ": it links to record " +
-              std::to_string(rows_[static_cast<std::size_t>(*pred)].seq) +
-              ", which comes after it");
+          LinksForwardMessage(row.seq, state.written_seq,
+                              rows_[static_cast<std::size_t>(*pred)].seq));
       return true;
     }
     if (pred && *pred < index - 1) {
       auto first = static_cast<std::size_t>(*pred + 1);
       if (states_[first].suspect) {
         // The records in between start with a moved one: this is the other end of a move.
-        Add(row.seq, "reordered",
-            "record " + std::to_string(row.seq) + " was written as record " +
-                std::to_string(state.written_seq));
+        Add(row.seq, "reordered", WrittenAsMessage(row.seq, state.written_seq));
       } else {
-        std::string target =
-            *pred < 0 ? "the start of the chain"
-                      : "record " + std::to_string(rows_[static_cast<std::size_t>(*pred)].seq);
+        const std::optional<std::int64_t> target_seq =
+            *pred < 0 ? std::nullopt : std::optional(rows_[static_cast<std::size_t>(*pred)].seq);
         Add(rows_[first].seq, "inserted",
-            RecordsAre(rows_[first].seq, rows_[i - 1].seq) + " not part of the chain: record " +
-                std::to_string(row.seq) +
-                (first + 1 == i ? " links past it to " : " links past them to ") + target);
+            InsertedMessage(rows_[first].seq, rows_[i - 1].seq,
+                            static_cast<std::int64_t>(i - first), row.seq, target_seq));
       }
       return true;
     }
     if (!pred && renumbered) {
-      Add(prev_written + 1, "gap",
-          RecordsAre(prev_written + 1, state.written_seq - 1) +
-              " missing (as numbered when written); later records were renumbered");
+      Add(prev_written + 1, "gap", RenumberedGapMessage(prev_written + 1, state.written_seq - 1));
       return true;
     }
-    Add(row.seq, "bad-link",
-        "record " + std::to_string(row.seq) + " does not link to record " +
-            std::to_string(prev_seq) + ": that record was altered and rehashed, or replaced");
+    Add(row.seq, "bad-link", BadLinkMessage(row.seq, prev_seq));
     return true;
   }
 

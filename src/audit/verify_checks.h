@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,22 @@ inline bool SeqInRange(std::int64_t seq) { return seq >= 1 && seq <= (std::int64
 
 // "record 5 is" or "records 5..7 are".
 std::string RecordsAre(std::int64_t first, std::int64_t last);
+
+// The wording of what a walk finds, one function per finding.
+// "record S does not match its hash" (or, when its body is not canonical JSON, says so).
+std::string EditedMessage(std::int64_t seq, bool canonical);
+// "record S was written as record W".
+std::string WrittenAsMessage(std::int64_t seq, std::int64_t written_seq);
+// WrittenAsMessage, then that it links to record `later_seq`, which comes after it.
+std::string LinksForwardMessage(std::int64_t seq, std::int64_t written_seq, std::int64_t later_seq);
+// Records first..last (`count` of them) are inserted: record `seq` links past them to record
+// `target_seq`, or to the start of the chain when there is none.
+std::string InsertedMessage(std::int64_t first, std::int64_t last, std::int64_t count,
+                            std::int64_t seq, std::optional<std::int64_t> target_seq);
+// Records first..last (as numbered when written) are missing; later ones were renumbered.
+std::string RenumberedGapMessage(std::int64_t first, std::int64_t last);
+// Record `seq` does not link to record `prev_seq`.
+std::string BadLinkMessage(std::int64_t seq, std::int64_t prev_seq);
 
 // True if `row` is an `audit.prune` record (kPruneEventType) whose details name the cut
 // `through_seq` and its chain hash `hash`.
