@@ -6,8 +6,9 @@
 // back past a checkpoint.
 //
 // AuditLog is a group-committing writer: Append() queues state mutations plus one event; one
-// writer thread commits all queued entries in one store transaction, assigning seq and hash in
-// queue order, then calls each entry's completion with its seq. A failed commit fails every
+// committer at a time (the writer thread, or a thread calling Flush() for the records it queued
+// with AppendDeferred()) commits all queued entries in one store transaction, assigning seq and
+// hash in queue order, then calls each entry's completion with its seq. A failed commit fails every
 // entry in it and puts the log in a failed state where every later Append fails too (the
 // broker then fails closed).
 #ifndef XROLE_AUDIT_AUDIT_H_
@@ -195,12 +196,24 @@ class AuditLog {
   // Commits what is queued, writes a final checkpoint, stops the writer.
   void Stop();
 
-  // Queues `mutations` and `event`; `done` runs on the writer thread after the commit, so it
-  // must not wait for the log itself. If the log is not open (or is stopping), `done` runs at
-  // once with kUnavailable.
+  // Queues `mutations` and `event`; `done` runs on the committing thread (normally the writer)
+  // after the commit, so it must not wait for the log itself. If the log is not open (or is
+  // stopping), `done` runs at once with kUnavailable.
   void Append(std::vector<store::Mutation> mutations, Event event, Done done);
   // Append and wait. Not from a `done` callback.
   Result<std::int64_t> AppendAndWait(std::vector<store::Mutation> mutations, Event event);
+
+  // Queues `event` (a record that changes no state) without waking the writer thread: the
+  // caller promises to call Flush() soon, and the record is committed then by whichever thread
+  // commits first. An event loop appends the records of every request it handled in one round
+  // this way and then flushes once, so the round's records share one commit made on its own
+  // thread, with no hand-off to the writer thread and back. If the log is not open, `done`
+  // runs at once with kUnavailable.
+  void AppendDeferred(Event event, Done done);
+  // Commits the queued records on the calling thread (their `done` callbacks run here), unless
+  // another thread is committing, which then commits them too. Never waits for another
+  // committer; does no work when nothing is queued. Checkpoints are left to the writer thread.
+  void Flush();
 
   // Switches the checkpoint signing key (key rotation); takes effect for the next checkpoint.
   // Once it returns the previous key is no longer used. A null signer writes no checkpoints.
@@ -222,24 +235,33 @@ class AuditLog {
   // The commit delay: waits (releasing `lock`) while entries keep arriving, until the oldest
   // queued one has waited `commit_delay` or `max_batch` are queued. Writer thread only.
   void WaitForFullerBatch(std::unique_lock<std::mutex>& lock);
-  // Commits `entries` (possibly none) and a checkpoint if one is due (`final`: if anything is
-  // not yet pinned), then runs their callbacks. Writer thread only.
-  void CommitEntries(std::vector<Entry> entries, bool final);
-  bool CheckpointPending() const;  // REQUIRES: mutex_ held
+  // Commits `entries` (possibly none) and, with `with_checkpoint`, a checkpoint if one is due
+  // (`final`: if anything is not yet pinned), then runs their callbacks. REQUIRES: the caller
+  // set `writing_` (it is the one committer); mutex_ not held.
+  void CommitEntries(std::vector<Entry> entries, bool final, bool with_checkpoint = true);
+  // Moves up to max_batch queued entries out of the queue: all of them, or with
+  // `state_free_only` only the leading ones that carry no mutations. REQUIRES: mutex_ held.
+  std::vector<Entry> TakeQueued(bool state_free_only);
+  bool CheckpointPending() const;       // REQUIRES: mutex_ held
+  bool CheckpointDueByRecords() const;  // REQUIRES: mutex_ held
 
   store::Store& store_;
   AuditLogOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   std::deque<Entry> queue_;
   const crypto::Ed25519PrivateKey* signer_;
   std::string key_id_;
   bool running_ = false;
   bool stopping_ = false;
   bool failed_ = false;
-  std::string failure_;  // why the log failed
-  bool writing_ = false;
+  std::string failure_;   // why the log failed
+  bool writing_ = false;  // a thread (the writer or a Flush caller) is committing
+  // Entries queued by Append whose appender did not wake the writer (it was busy or
+  // committing): whoever commits next leaves none of them behind without waking the writer.
+  std::size_t unannounced_ = 0;
+  bool flush_skipped_ = false;       // a Flush found another committer, which then commits again
+  bool writer_waiting_ = false;      // the writer sleeps until woken (or a checkpoint falls due)
   bool delaying_ = false;            // the writer waits for a batch to fill (commit_delay)
   std::size_t last_batch_size_ = 0;  // writer thread only
   std::int64_t last_seq_ = 0;

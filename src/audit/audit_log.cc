@@ -1,9 +1,11 @@
 // AuditLog: the group-committing writer of the audit chain.
 //
-// Threads: appending threads encode their event and queue it; the one writer thread owns the
-// chain head (last_seq_, last_hash_, last_time_ms_ and the checkpoint cadence; it writes them
-// under mutex_ so that readers of last_seq() see a consistent value). While the writer commits
-// a batch, new entries pile up in the queue and go into the next transaction together.
+// Threads: appending threads encode their event and queue it. One committer at a time, the
+// thread that set writing_ (the writer thread, or a Flush caller), owns the chain head
+// (last_seq_, last_hash_, last_time_ms_ and the checkpoint cadence; it writes them under mutex_
+// so that readers of last_seq() see a consistent value). While one commits a batch, new entries
+// pile up in the queue and go into the next transaction together. Whoever stops committing
+// wakes the writer if it leaves behind entries nobody else will commit (see Flush).
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -113,17 +115,83 @@ void AuditLog::Append(std::vector<store::Mutation> mutations, Event event, Done 
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_ && !stopping_) {
-      // The writer sleeps only when the queue is empty and it is not committing; otherwise it
-      // finds this entry on its next pass, and a wake-up per entry would be a wasted syscall.
-      bool writer_may_sleep = queue_.empty() && !writing_;
       queue_.push_back(std::move(entry));
-      if (writer_may_sleep || (delaying_ && queue_.size() >= options_.max_batch)) {
+      if (writing_) {
+        // The committer hands this entry to the writer when it is done; a wake-up now would
+        // find it busy.
+        ++unannounced_;
+      } else if (writer_waiting_ || (delaying_ && queue_.size() >= options_.max_batch)) {
+        // Otherwise the writer is awake and finds this entry on its next pass, and a wake-up
+        // per entry would be a wasted syscall.
         wake_.notify_one();
       }
       return;
     }
   }
   if (entry.done) entry.done(Unavailable("the log is not open"));
+}
+
+void AuditLog::AppendDeferred(Event event, Done done) {
+  std::string body = CanonicalBody(event);
+  Entry entry{{},
+              std::move(event.type),
+              std::move(done),
+              std::move(body),
+              std::chrono::steady_clock::now()};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_ && !stopping_) {
+      queue_.push_back(std::move(entry));
+      return;
+    }
+  }
+  if (entry.done) entry.done(Unavailable("the log is not open"));
+}
+
+void AuditLog::Flush() {
+  // A committer that finds more entries queued by a skipped Flush commits them too, a few rounds
+  // at most: its own thread has requests of its own to serve. What it leaves goes to the writer.
+  constexpr int kMaxRounds = 4;
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!running_ || stopping_) return;  // the writer commits what is queued before it stops
+  if (writing_) {
+    flush_skipped_ = true;
+    return;
+  }
+  for (int round = 0; round < kMaxRounds; ++round) {
+    flush_skipped_ = false;
+    std::vector<Entry> entries = TakeQueued(/*state_free_only=*/true);
+    if (entries.empty()) break;
+    writing_ = true;
+    lock.unlock();
+    CommitEntries(std::move(entries), /*final=*/false, /*with_checkpoint=*/false);
+    lock.lock();
+    writing_ = false;
+    if (!flush_skipped_) break;
+  }
+  const bool state_change_first = !queue_.empty() && !queue_.front().mutations.empty();
+  if (unannounced_ > 0 || flush_skipped_ || state_change_first || stopping_ ||
+      CheckpointDueByRecords()) {
+    wake_.notify_one();
+  }
+}
+
+std::vector<AuditLog::Entry> AuditLog::TakeQueued(bool state_free_only) {
+  std::size_t count = std::min(queue_.size(), options_.max_batch);
+  if (state_free_only) {
+    std::size_t free = 0;
+    while (free < count && queue_[free].mutations.empty()) ++free;
+    count = free;
+  } else {
+    unannounced_ = 0;
+    flush_skipped_ = false;
+  }
+  std::vector<Entry> entries;
+  entries.reserve(count);
+  std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count),
+            std::back_inserter(entries));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  return entries;
 }
 
 Result<std::int64_t> AuditLog::AppendAndWait(std::vector<store::Mutation> mutations, Event event) {
@@ -160,48 +228,62 @@ bool AuditLog::CheckpointPending() const {
   return signer_ != nullptr && !failed_ && last_seq_ > last_checkpoint_seq_;
 }
 
+bool AuditLog::CheckpointDueByRecords() const {
+  return CheckpointPending() &&
+         last_seq_ - last_checkpoint_seq_ >= options_.checkpoint_every_records;
+}
+
 void AuditLog::WriterLoop() {
   NameThisThread("xrole-audit");
   std::unique_lock<std::mutex> lock(mutex_);
+  // Commits only while no Flush caller does (writing_); such a caller wakes the writer when it
+  // leaves work behind (see Flush).
+  auto wait = [&] {
+    writer_waiting_ = true;
+    wake_.wait(lock);
+    writer_waiting_ = false;
+  };
+  auto commit = [&](std::vector<Entry> entries, bool final) {
+    writing_ = true;
+    lock.unlock();
+    CommitEntries(std::move(entries), final);
+    lock.lock();
+    writing_ = false;
+  };
   while (true) {
+    if (writing_) {
+      wait();
+      continue;
+    }
     if (!queue_.empty()) {
       if (options_.commit_delay.count() > 0 &&
           last_batch_size_ >= options_.commit_delay_min_batch &&
           queue_.size() < options_.max_batch && !stopping_) {
         WaitForFullerBatch(lock);
+        if (writing_ || queue_.empty()) continue;  // a Flush caller took them meanwhile
       }
-      std::size_t count = std::min(queue_.size(), options_.max_batch);
-      std::vector<Entry> entries;
-      entries.reserve(count);
-      std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count),
-                std::back_inserter(entries));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
-      writing_ = true;
-      last_batch_size_ = count;
-      lock.unlock();
-      CommitEntries(std::move(entries), /*final=*/false);
-      lock.lock();
-      writing_ = false;
+      std::vector<Entry> entries = TakeQueued(/*state_free_only=*/false);
+      last_batch_size_ = entries.size();
+      commit(std::move(entries), /*final=*/false);
       continue;
     }
     if (stopping_) break;
     if (!CheckpointPending()) {
-      wake_.wait(lock);
+      wait();
       continue;
     }
-    // Records not yet pinned: wake up when the time-based checkpoint falls due.
+    // Records not yet pinned: a checkpoint now if Flush callers (which write none) have
+    // committed enough records, else when the time-based one falls due.
     std::int64_t wait_ms = last_checkpoint_ms_ + options_.checkpoint_every_ms - NowMs();
-    if (wait_ms > 0) {
+    if (wait_ms > 0 && !CheckpointDueByRecords()) {
+      writer_waiting_ = true;
       wake_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      writer_waiting_ = false;
       continue;
     }
-    lock.unlock();
-    CommitEntries({}, /*final=*/true);
-    lock.lock();
+    commit({}, /*final=*/true);
   }
-  bool pending = CheckpointPending();
-  lock.unlock();
-  if (pending) CommitEntries({}, /*final=*/true);
+  if (CheckpointPending()) commit({}, /*final=*/true);
 }
 
 void AuditLog::WaitForFullerBatch(std::unique_lock<std::mutex>& lock) {
@@ -223,8 +305,9 @@ void AuditLog::WaitForFullerBatch(std::unique_lock<std::mutex>& lock) {
   delaying_ = false;
 }
 
-void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {
-  // Only this thread changes the chain head, so it may read it without the lock.
+void AuditLog::CommitEntries(std::vector<Entry> entries, bool final, bool with_checkpoint) {
+  // Only the committer (the thread that set writing_) changes the chain head, so it may read it
+  // without the lock.
   store::Batch batch;
   batch.audit.reserve(entries.size());
   std::int64_t seq = last_seq_;
@@ -244,7 +327,7 @@ void AuditLog::CommitEntries(std::vector<Entry> entries, bool final) {
   }
 
   const bool checkpoint_due =
-      seq > last_checkpoint_seq_ &&
+      with_checkpoint && seq > last_checkpoint_seq_ &&
       (final || seq - last_checkpoint_seq_ >= options_.checkpoint_every_records ||
        time_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
   Status status = OkStatus();

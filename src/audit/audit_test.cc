@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "audit/canonical.h"
 #include "common/crypto.h"
 #include "store/store.h"
+#include "support/eventually.h"
 #include "support/temp_dir.h"
 
 namespace xrole::audit {
@@ -1113,6 +1115,115 @@ TEST_F(AuditLogTest, CommitDelayFillsTransactionsOnlyWhileTheLogIsBusy) {
   VerifyReport report = VerifyStore();
   EXPECT_TRUE(report.ok) << Describe(report);
   EXPECT_EQ(report.records, 10);
+}
+
+// Threads that queue decisions with AppendDeferred and then Flush, beside threads appending
+// state changes: every record committed once, numbered without gaps, the chain verifies, and
+// the flushing threads committed (and answered) records themselves.
+TEST_F(AuditLogTest, DeferredRecordsAreCommittedByTheFlushingThreadsBesideStateChanges) {
+  constexpr int kFlushers = 4;
+  constexpr int kStateWriters = 2;
+  constexpr int kPerThread = 400;
+  constexpr int kTotal = (kFlushers + kStateWriters) * kPerThread;
+  AuditLog log(*store_, &key_, "k1", EveryRecords(100));
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  std::atomic<int> answered_by_flushers{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kFlushers + kStateWriters; ++t) {
+    threads.emplace_back([&, t] {
+      const std::thread::id self = std::this_thread::get_id();
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * kPerThread + i;
+        if (t < kFlushers) {
+          AuditLog::Done done = completions.Callback();
+          log.AppendDeferred(MakeEvent(n), [&, self, done](Result<std::int64_t> seq) {
+            if (std::this_thread::get_id() == self) ++answered_by_flushers;
+            done(std::move(seq));
+          });
+          if (i % 3 == 2) log.Flush();  // a round of three requests
+        } else {
+          std::vector<store::Mutation> mutations;
+          mutations.push_back(RunMutation("run-" + std::to_string(n)));
+          log.Append(std::move(mutations), MakeEvent(n), completions.Callback());
+        }
+      }
+      log.Flush();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<Result<std::int64_t>> results = completions.WaitFor(kTotal);
+  // Flushes write no checkpoint; the writer writes them as the records pass the cadence.
+  EXPECT_TRUE(xrole::testing::Eventually([&] { return !Checkpoints().empty(); }));
+  log.Stop();
+
+  std::vector<std::int64_t> seqs;
+  for (const Result<std::int64_t>& result : results) {
+    ASSERT_TRUE(result.ok()) << result.error().ToString();
+    seqs.push_back(*result);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  std::vector<std::int64_t> expected(kTotal);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(seqs, expected);
+  EXPECT_GT(answered_by_flushers.load(), 0);
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, kTotal);
+  EXPECT_EQ(report.last_checkpoint_seq, kTotal);
+  Result<std::vector<store::Entity>> runs = store_->LoadTable(store::Table::kRuns);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), static_cast<std::size_t>(kStateWriters * kPerThread));
+}
+
+// A Flush that finds another commit in progress returns at once; that committer (here the
+// writer) then commits the deferred records too, in one transaction.
+TEST_F(AuditLogTest, AFlushDuringAnotherCommitLeavesTheRecordsToThatCommitter) {
+  GatedStore gated(*store_);
+  AuditLog log(gated, &key_, "k1", EveryRecords(1000));
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  log.Append({}, MakeEvent(0), completions.Callback());
+  gated.WaitUntilHeld();  // the writer is inside the first commit
+  std::atomic<int> done{0};
+  for (int i = 1; i <= 3; ++i) {
+    AuditLog::Done callback = completions.Callback();
+    log.AppendDeferred(MakeEvent(i), [&done, callback](Result<std::int64_t> seq) {
+      ++done;
+      callback(std::move(seq));
+    });
+  }
+  log.Flush();
+  EXPECT_EQ(done.load(), 0);  // nothing was committed by the Flush
+  gated.Release();
+  for (const Result<std::int64_t>& result : completions.WaitFor(4)) {
+    EXPECT_TRUE(result.ok()) << result.error().ToString();
+  }
+  log.Stop();
+  EXPECT_EQ(gated.batch_sizes(), (std::vector<std::size_t>{1, 3, 0}));
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 4);
+}
+
+TEST_F(AuditLogTest, StopCommitsDeferredRecordsThatNobodyFlushed) {
+  AuditLog log(*store_, &key_, "k1", EveryRecords(1000));
+  ASSERT_TRUE(log.Open().ok());
+  Completions completions;
+  for (int i = 0; i < 3; ++i) log.AppendDeferred(MakeEvent(i), completions.Callback());
+  log.Stop();
+  for (const Result<std::int64_t>& result : completions.WaitFor(3)) {
+    EXPECT_TRUE(result.ok()) << result.error().ToString();
+  }
+  log.AppendDeferred(MakeEvent(3), completions.Callback());  // stopped: refused at once
+  std::vector<Result<std::int64_t>> results = completions.WaitFor(4);
+  ASSERT_FALSE(results[3].ok());
+  EXPECT_EQ(results[3].error().code(), ErrorCode::kUnavailable);
+  log.Flush();  // nothing to do, and no harm
+  VerifyReport report = VerifyStore();
+  EXPECT_TRUE(report.ok) << Describe(report);
+  EXPECT_EQ(report.records, 3);
+  EXPECT_EQ(report.last_checkpoint_seq, 3);
 }
 
 TEST_F(AuditLogTest, CheckpointsFollowTheRecordCadenceAndStopPinsTheTail) {

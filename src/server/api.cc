@@ -704,37 +704,44 @@ struct Api::Impl {
                                  "authorizing by `accessKeyId` requires the admin token"));
       }
     }
-    broker.AuthorizeBatch(std::move(requests), [respond = std::move(respond), is_batch](
-                                                   std::vector<session::AuthorizeResult> results) {
-      // Called on the audit writer's thread: the body is written on the I/O thread.
-      HttpResponse response;
-      if (!is_batch) {
-        const auto& r = results.front();
-        if (r.error_code == "audit_unavailable") {
-          response.status = 503;
-        } else if (!r.error_code.empty()) {
-          response.status = 401;
-        }
-      }
-      response.render = [results = std::move(results), is_batch](HttpResponse& rendered) {
-        xrole::json::Writer writer(256 * results.size());
-        if (is_batch) {
-          writer.BeginObject().Key("results").BeginArray();
-          for (const auto& r : results) WriteDecision(writer, r);
-          writer.EndArray().EndObject();
-        } else {
-          WriteDecision(writer, results.front());
-        }
-        rendered.body = writer.Take();
-      };
-      respond(std::move(response));
-    });
+    const bool flush_after_round = CallAfterRound();
+    broker.AuthorizeBatch(
+        std::move(requests),
+        [respond = std::move(respond), is_batch](std::vector<session::AuthorizeResult> results) {
+          // Called on the audit writer's thread: the body is written on the I/O thread.
+          HttpResponse response;
+          if (!is_batch) {
+            const auto& r = results.front();
+            if (r.error_code == "audit_unavailable") {
+              response.status = 503;
+            } else if (!r.error_code.empty()) {
+              response.status = 401;
+            }
+          }
+          response.render = [results = std::move(results), is_batch](HttpResponse& rendered) {
+            xrole::json::Writer writer(256 * results.size());
+            if (is_batch) {
+              writer.BeginObject().Key("results").BeginArray();
+              for (const auto& r : results) WriteDecision(writer, r);
+              writer.EndArray().EndObject();
+            } else {
+              WriteDecision(writer, results.front());
+            }
+            rendered.body = writer.Take();
+          };
+          respond(std::move(response));
+        },
+        flush_after_round);
   }
 };
 
 Api::Api(session::Broker& broker, ApiOptions options)
     : impl_(std::make_unique<Impl>(broker, options)) {}
 Api::~Api() = default;
+
+std::function<void()> Api::after_round() {
+  return [impl = impl_.get()] { impl->broker.FlushDecisions(); };
+}
 
 Handler Api::handler() {
   return [impl = impl_.get()](HttpRequest&& request, Responder respond) {

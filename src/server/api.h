@@ -2,8 +2,8 @@
 // and checks JSON bodies, authenticates callers, and writes JSON answers and errors
 // ({"error": {"code", "message", "path"?}} with the right status). Operations that wait for a
 // durable audit record run on a small worker pool so the I/O threads never block; authorize
-// answers from the audit writer's completion callback and leaves rendering its body to the
-// connection's I/O thread.
+// decides on the I/O thread, which commits the round's decisions itself after the round
+// (after_round) and answers from their completion callbacks.
 #ifndef XROLE_SERVER_API_H_
 #define XROLE_SERVER_API_H_
 
@@ -24,6 +24,10 @@ class Api {
   ~Api();
   // The HTTP handler; valid while the Api lives.
   Handler handler();
+  // For HttpServerOptions::after_round: commits the decisions the round's authorize requests
+  // queued, and answers them (one audit commit per round, on the I/O thread). A server without
+  // it has each decision committed by the audit writer thread instead.
+  std::function<void()> after_round();
 
  private:
   struct Impl;

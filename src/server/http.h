@@ -58,7 +58,17 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10000};  // a request must arrive within this
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive idle connections are closed
   std::size_t max_connections = 10000;            // beyond this new connections are refused
+  // Called on an I/O thread after a round of handlers there (the requests that were ready
+  // together), once per round in which a handler asked for it with CallAfterRound(): work that
+  // those requests left (such as their queued audit records) is done once for all of them, on
+  // their thread. Empty: CallAfterRound() always answers false.
+  std::function<void()> after_round;
 };
+
+// From a Handler running on an I/O thread: asks that thread to call the server's `after_round`
+// once the handlers ready there now have run. False (nothing asked) when called elsewhere or
+// when the server has no `after_round`; the caller then does that work itself.
+bool CallAfterRound();
 
 class HttpServer {
  public:

@@ -95,6 +95,14 @@ struct ResponderGate {
 
 class Connection;
 
+// An I/O thread, as seen by the handlers it runs (CallAfterRound).
+struct IoThread {
+  asio::io_context* io_context = nullptr;
+  const std::function<void()>* after_round = nullptr;
+  bool after_round_posted = false;
+};
+thread_local IoThread* current_io_thread = nullptr;
+
 // What the server shares with its connections. Owned by the server, which outlives every
 // handler that runs on the I/O threads.
 struct ServerContext {
@@ -158,7 +166,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Any thread, with the gate held open. Hands the response for request `sequence` to the
   // connection's thread; stale or repeated deliveries are ignored there.
+  // On the connection's own I/O thread the response is handled at once (a handler answering
+  // synchronously, or a commit made after the round); from elsewhere it is posted there.
   void Deliver(std::uint64_t sequence, HttpResponse response) {
+    if (executor_.running_in_this_thread()) return OnResponse(sequence, std::move(response));
     asio::post(executor_,
                [self = shared_from_this(), sequence, response = std::move(response)]() mutable {
                  self->OnResponse(sequence, std::move(response));
@@ -586,7 +597,10 @@ class BeastHttpServer final : public HttpServer {
       for (std::size_t i = 0; i < io_contexts_.size(); ++i) {
         threads_.emplace_back([this, i] {
           NameThisThread("xrole-http-" + std::to_string(i));
+          IoThread self{io_contexts_[i].get(), &context_.options.after_round};
+          current_io_thread = &self;
           RunIo(*io_contexts_[i]);
+          current_io_thread = nullptr;
         });
       }
     } catch (const std::exception& e) {
@@ -714,6 +728,20 @@ class BeastHttpServer final : public HttpServer {
 };
 
 }  // namespace
+
+bool CallAfterRound() {
+  IoThread* thread = current_io_thread;
+  if (thread == nullptr || !*thread->after_round) return false;
+  if (!thread->after_round_posted) {
+    thread->after_round_posted = true;
+    // Posted from this thread, the call is queued behind the completions of the current round.
+    asio::post(*thread->io_context, [thread] {
+      thread->after_round_posted = false;
+      (*thread->after_round)();
+    });
+  }
+  return true;
+}
 
 std::unique_ptr<HttpServer> MakeHttpServer(HttpServerOptions options, Handler handler) {
   return std::make_unique<BeastHttpServer>(std::move(options), std::move(handler));

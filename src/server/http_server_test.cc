@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@
 
 #include "common/strings.h"
 #include "server/http.h"
+#include "support/eventually.h"
 
 namespace xrole::server {
 namespace {
@@ -201,15 +203,7 @@ std::unique_ptr<HttpServer> StartServer(HttpServerOptions options, Handler handl
   return server;
 }
 
-// Waits (bounded) until `condition` holds; the caller asserts the result.
-bool Eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
+using xrole::testing::Eventually;
 
 int ProcessThreadCount() {
   std::ifstream status("/proc/self/status");
@@ -536,6 +530,78 @@ TEST(HttpServerTest, NextRequestWaitsForThePendingResponse) {
   EXPECT_EQ(one->body, "one");
   EXPECT_EQ(two->body, "two");
   EXPECT_TRUE(client.QuietAndOpen());
+}
+
+// Handlers that ask for an after-round call leave their answers to it; it answers all the
+// requests of its round, on their I/O thread, and runs once however many of them asked.
+TEST(HttpServerTest, AfterRoundRunsOnTheHandlersThreadOnceForTheRequestsThatAskedForIt) {
+  constexpr int kConnections = 50;
+  std::mutex mu;
+  std::map<std::thread::id, std::vector<Responder>> waiting;  // per I/O thread
+  int requests = 0;
+  int after_rounds = 0;
+  int on_wrong_thread = 0;
+  HttpServerOptions options = TestOptions();
+  options.io_threads = 2;
+  options.after_round = [&] {
+    std::vector<Responder> answer;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++after_rounds;
+      answer.swap(waiting[std::this_thread::get_id()]);
+    }
+    for (Responder& respond : answer) {
+      HttpResponse response;
+      response.content_type = "text/plain";
+      response.body = "answered";
+      respond(std::move(response));
+    }
+  };
+  auto server = StartServer(options, [&](HttpRequest&&, Responder respond) {
+    if (!CallAfterRound()) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++on_wrong_thread;
+      return respond(JsonError(500, "internal", "not on an I/O thread"));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ++requests;
+    waiting[std::this_thread::get_id()].push_back(std::move(respond));
+  });
+  EXPECT_FALSE(CallAfterRound());  // not an I/O thread
+
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server->port()));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (auto& client : clients) ASSERT_TRUE(client->Send(Post("/r", "x")));
+    for (auto& client : clients) {
+      auto response = client->Read();
+      ASSERT_TRUE(response.has_value());
+      EXPECT_EQ(response->status, 200);
+      EXPECT_EQ(response->body, "answered");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(on_wrong_thread, 0);
+  EXPECT_EQ(requests, 3 * kConnections);
+  EXPECT_GE(after_rounds, 1);
+  EXPECT_LE(after_rounds, requests);
+  for (const auto& [thread, left] : waiting) EXPECT_TRUE(left.empty());
+}
+
+TEST(HttpServerTest, WithoutAnAfterRoundCallHandlersAreToldToDoTheWorkThemselves) {
+  std::atomic<int> asked{0};
+  auto server = StartServer(TestOptions(), [&](HttpRequest&& request, Responder respond) {
+    if (CallAfterRound()) ++asked;
+    EchoHandler(std::move(request), std::move(respond));
+  });
+  RawClient client(server->port());
+  ASSERT_TRUE(client.Send(Post("/x", "y")));
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(asked.load(), 0);
 }
 
 TEST(HttpServerTest, ThousandConcurrentKeepAliveConnectionsOnTwoThreads) {

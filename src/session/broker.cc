@@ -1968,8 +1968,11 @@ void Broker::Authorize(AuthorizeRequest request, std::function<void(AuthorizeRes
   });
 }
 
+void Broker::FlushDecisions() { state_->audit->Flush(); }
+
 void Broker::AuthorizeBatch(std::vector<AuthorizeRequest> requests,
-                            std::function<void(std::vector<AuthorizeResult>)> done) {
+                            std::function<void(std::vector<AuthorizeResult>)> done,
+                            bool flush_later) {
   State& s = *state_;
   struct Pending {
     std::vector<AuthorizeResult> results;
@@ -1999,7 +2002,7 @@ void Broker::AuthorizeBatch(std::vector<AuthorizeRequest> requests,
     }
   }
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    s.audit->Append({}, std::move(events[i]), [pending, i](Result<std::int64_t> seq) {
+    auto recorded = [pending, i](Result<std::int64_t> seq) {
       AuthorizeResult& r = pending->results[i];
       if (seq.ok()) {
         r.audit_id = *seq;
@@ -2011,7 +2014,12 @@ void Broker::AuthorizeBatch(std::vector<AuthorizeRequest> requests,
         r.error = seq.error().message();
       }
       if (pending->remaining.fetch_sub(1) == 1) pending->done(std::move(pending->results));
-    });
+    };
+    if (flush_later) {
+      s.audit->AppendDeferred(std::move(events[i]), std::move(recorded));
+    } else {
+      s.audit->Append({}, std::move(events[i]), std::move(recorded));
+    }
   }
 }
 

@@ -401,8 +401,14 @@ class Broker {
 
   // ---- decisions ----
   void Authorize(AuthorizeRequest request, std::function<void(AuthorizeResult)> done);
+  // With `flush_later`, the decisions' records are queued without waking the audit writer and
+  // `done` runs only after the caller (or anyone) calls FlushDecisions(): an event loop decides
+  // every request of a round, then flushes once on its own thread (see AuditLog::Flush).
   void AuthorizeBatch(std::vector<AuthorizeRequest> requests,
-                      std::function<void(std::vector<AuthorizeResult>)> done);
+                      std::function<void(std::vector<AuthorizeResult>)> done,
+                      bool flush_later = false);
+  // Commits the decisions queued with `flush_later` (by any thread) and answers them.
+  void FlushDecisions();
   AuthorizeResult AuthorizeAndWait(AuthorizeRequest request);
 
   // ---- revocation ----

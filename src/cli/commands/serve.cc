@@ -101,6 +101,7 @@ int RunServe(const ServeOptions& options) {
   http.host = listen->first;
   http.port = listen->second;
   http.io_threads = options.io_threads;
+  http.after_round = api.after_round();
   auto http_server = server::MakeHttpServer(http, api.handler());
   if (auto started = http_server->Start(); !started.ok()) {
     std::fprintf(stderr, "xrole serve: %s\n", started.error().ToString().c_str());
