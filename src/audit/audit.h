@@ -197,7 +197,8 @@ class AuditLog {
   void Stop();
 
   // Queues `mutations` and `event`; `done` runs on the committing thread (normally the writer)
-  // after the commit, so it must not wait for the log itself. If the log is not open (or is
+  // after the commit, so it must not wait for the log itself. An exception it throws is
+  // dropped. If the log is not open (or is
   // stopping), `done` runs at once with kUnavailable.
   void Append(std::vector<store::Mutation> mutations, Event event, Done done);
   // Append and wait. Not from a `done` callback.

@@ -381,10 +381,15 @@ void AuditLog::CommitEntries(std::vector<Entry> entries, bool final, bool with_c
 
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (!entries[i].done) continue;
-    if (status.ok()) {
-      entries[i].done(batch.audit[i].seq);
-    } else {
-      entries[i].done(status.error());
+    // A callback that throws (it may run on an event loop that writes the answer) must neither
+    // leave the other entries unanswered nor the log with its committer gone.
+    try {
+      if (status.ok()) {
+        entries[i].done(batch.audit[i].seq);
+      } else {
+        entries[i].done(status.error());
+      }
+    } catch (...) {
     }
   }
 }

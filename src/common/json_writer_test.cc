@@ -101,6 +101,35 @@ TEST(JsonWriterTest, MatchesNlohmannAsciiDumpOnRandomValues) {
   }
 }
 
+// Runs of plain characters with one other character at every position: each kind of byte at
+// the start, inside and at the end of a run, and after runs of every length up to 24.
+TEST(JsonWriterTest, EveryByteInEveryPositionOfAPlainRun) {
+  std::vector<std::string> others;
+  for (int byte = 0; byte < 0x80; ++byte) others.emplace_back(1, static_cast<char>(byte));
+  for (const char* multibyte : {"\xc2\x80", "\xc3\xab", "\xe2\x82\xac", "\xf0\x9f\x98\x80"}) {
+    others.emplace_back(multibyte);
+  }
+  for (std::size_t length = 0; length <= 24; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      for (const std::string& other : others) {
+        const std::string value = std::string(at, 'a') + other + std::string(length - at, 'Z');
+        std::string out;
+        ASSERT_TRUE(AppendAsciiQuoted(out, value));
+        ASSERT_EQ(out, nlohmann::json(value).dump(-1, ' ', true))
+            << "byte " << static_cast<int>(static_cast<unsigned char>(other[0])) << " at " << at
+            << " of " << length;
+      }
+    }
+  }
+  // A byte that starts no valid UTF-8 sequence, in every lane: reported and replaced.
+  for (std::size_t at = 0; at < 16; ++at) {
+    const std::string value = std::string(at, 'a') + "\xff" + std::string(16 - at, 'b');
+    std::string out;
+    EXPECT_FALSE(AppendAsciiQuoted(out, value));
+    EXPECT_EQ(out, "\"" + std::string(at, 'a') + "\\ufffd" + std::string(16 - at, 'b') + "\"");
+  }
+}
+
 TEST(JsonWriterTest, FieldsAndSeparators) {
   Writer writer;
   writer.BeginObject()
