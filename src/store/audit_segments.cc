@@ -301,6 +301,7 @@ Status AuditSegments::StartSegment(std::int64_t first_seq) {
     }
   }
   fd_ = fd;
+  writeback_from_ = 0;
   std::lock_guard lock(mutex_);
   segments_.push_back(Segment{first_seq, std::move(path), 0});
   return OkStatus();
@@ -324,6 +325,7 @@ Status AuditSegments::OpenForAppend() {
     return error;
   }
   fd_ = fd;
+  writeback_from_ = last.size;
   return OkStatus();
 }
 
@@ -384,10 +386,16 @@ Status AuditSegments::Append(const std::vector<AuditRow>& rows) {
     written += static_cast<std::size_t>(done);
   }
   if (full_sync_ && ::fdatasync(fd_) != 0) return undo(SystemError("sync", segment.path));
+  const std::int64_t end = segment.size + static_cast<std::int64_t>(buffer.size());
+  if (!full_sync_ && end - writeback_from_ >= kWritebackBytes) {
+    // A request to the kernel, not a promise: its failure changes nothing already claimed.
+    (void)::sync_file_range(fd_, writeback_from_, end - writeback_from_, SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = end;
+  }
   staged_ = true;
   staged_new_segment_ = new_segment;
   staged_start_ = segment.size;
-  staged_end_ = segment.size + static_cast<std::int64_t>(buffer.size());
+  staged_end_ = end;
   staged_last_ = rows.back();
   staged_first_seq_ = rows.front().seq;
   staged_lines_ = static_cast<std::int64_t>(rows.size());
@@ -437,6 +445,7 @@ Status AuditSegments::Discard() {
     if (::unlink(path.c_str()) != 0) return SystemError("remove", path);
     return OkStatus();
   }
+  writeback_from_ = std::min(writeback_from_, segment.size);
   if (::ftruncate(fd_, static_cast<off_t>(segment.size)) != 0) {
     return SystemError("truncate", segment.path);
   }

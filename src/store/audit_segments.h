@@ -41,6 +41,13 @@ class AuditSegments {
  public:
   // A new segment is started by the first append after the current one reaches this size.
   static constexpr std::int64_t kSegmentBytes = 64 << 20;
+  // Without full_sync, the kernel is asked to start writing back each this many appended bytes
+  // (sync_file_range, without waiting for it), as RocksDB's bytes_per_sync: the log's dirty
+  // pages stay a few MB instead of piling up in the page cache (to 1.2 GB within a minute at
+  // 50,000 decisions/s, with the kernel's default 30 s expiry) and being written in bursts, and
+  // a sustained load never nears the dirty limit at which the kernel throttles the writer.
+  // Durability is unchanged: nothing more is claimed of the disk.
+  static constexpr std::int64_t kWritebackBytes = 1 << 20;
 
   // Opens `directory`, creating it if missing. Reads nothing but each file's size and the last
   // line of the last file. Never changes a file (a reader beside a running server may open it).
@@ -117,8 +124,9 @@ class AuditSegments {
   std::int64_t pruned_through_ = 0;
 
   // Writer only.
-  int fd_ = -1;                  // the last segment, opened by the first append
-  std::int64_t staged_end_ = 0;  // end of the staged (unpublished) append in the last segment
+  int fd_ = -1;                      // the last segment, opened by the first append
+  std::int64_t writeback_from_ = 0;  // offset in fd_ from which writeback is not yet started
+  std::int64_t staged_end_ = 0;      // end of the staged (unpublished) append in the last segment
   std::optional<AuditRow> staged_last_;
   std::int64_t staged_start_ = 0;  // offset of the staged append's first line
   std::int64_t staged_first_seq_ = 0;

@@ -706,6 +706,51 @@ TEST(AuditSegmentsTest, ANewSegmentNeverOverwritesRecords) {
   EXPECT_EQ((*segments)->last_seq(), 3);
 }
 
+// Appends that pass kWritebackBytes (where writeback of the bytes before is started), one of
+// them discarded after passing it, and a reopen in the middle: every published record reads
+// back whole and in order, and the discarded ones never.
+TEST(AuditSegmentsTest, RecordsReadBackWholeAcrossWritebackRequestsAndDiscards) {
+  testing::TempDir temp("xrole-segments");
+  const std::string dir = temp.path().string();
+  constexpr std::int64_t kBatch = 600;
+  auto body = [](std::int64_t seq) {
+    return "{\"n\":" + std::to_string(seq) + ",\"pad\":\"" + std::string(1000, 'x') + "\"}";
+  };
+  auto batch = [&](std::int64_t first) {
+    std::vector<AuditRow> rows;
+    for (std::int64_t seq = first; seq < first + kBatch; ++seq) {
+      AuditRow row = Audit(seq);
+      row.body = body(seq);
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  };
+  std::int64_t next = 1;
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto segments = AuditSegments::Open(dir, /*full_sync=*/false);
+    ASSERT_TRUE(segments.ok()) << segments.error().ToString();
+    for (int round = 0; round < 4; ++round) {  // about 600 KB a batch
+      ASSERT_TRUE((*segments)->Append(batch(next)).ok());
+      if (round == 2) {
+        ASSERT_TRUE((*segments)->Discard().ok());
+        continue;
+      }
+      (*segments)->Publish();
+      next += kBatch;
+    }
+  }
+  auto segments = AuditSegments::Open(dir, false);
+  ASSERT_TRUE(segments.ok());
+  auto rows = (*segments)->Read(0, 0);
+  ASSERT_TRUE(rows.ok()) << rows.error().ToString();
+  ASSERT_EQ(static_cast<std::int64_t>(rows->size()), next - 1);
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    const AuditRow& row = (*rows)[i];
+    ASSERT_EQ(row.seq, static_cast<std::int64_t>(i) + 1);
+    ASSERT_EQ(row.body, body(row.seq));
+  }
+}
+
 TEST(AuditSegmentsTest, SegmentsRollOverAndAreReadAcrossFiles) {
   testing::TempDir temp("xrole-segments");
   const std::string dir = temp.path().string();
