@@ -2522,6 +2522,11 @@ Result<PruneAuditResult> Broker::PruneAudit(const Caller& caller,
                  "give exactly one of `throughSeq` (a record number) and `olderThanDays`");
   }
   std::unique_lock prune_lock(s.prune_mutex);
+  // Before anything is read or written: a process reading the log offline refuses the prune.
+  std::unique_ptr<store::AuditLock> readers_excluded;
+  if (!request.dry_run) {
+    XROLE_ASSIGN_OR_RETURN(readers_excluded, s.store->ExcludeAuditReaders());
+  }
   PruneCut cut(request);
   XROLE_ASSIGN_OR_RETURN(audit::VerifyReport report,
                          s.VerifyChain([&cut](const store::AuditRow& row) { cut.Add(row); }));

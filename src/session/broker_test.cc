@@ -298,6 +298,9 @@ class ControlledStore : public store::Store {
     return inner_->PruneAudit(through_seq, anchor);
   }
   Result<std::int64_t> AuditPrunedThrough() override { return inner_->AuditPrunedThrough(); }
+  Result<std::unique_ptr<store::AuditLock>> ExcludeAuditReaders() override {
+    return inner_->ExcludeAuditReaders();
+  }
   std::string Describe() const override { return inner_->Describe(); }
 
  private:
@@ -1977,6 +1980,31 @@ TEST_F(AuditPagesTest, ARecordMissingAtAPageEndIsAGap) {
   EXPECT_EQ(pruned.error().code(), ErrorCode::kConflict);
   EXPECT_NE(pruned.error().message().find("first at record 8"), std::string::npos)
       << pruned.error().message();
+}
+
+// While another process reads the log offline, a prune is refused before it writes anything;
+// a dry run is not, and once the reader is done the prune goes ahead.
+TEST_F(AuditPagesTest, PruneIsRefusedWhileTheLogIsReadOffline) {
+  AddRecords(12);
+  const std::vector<store::AuditRow> before = Audit();
+  PruneAuditRequest request;
+  request.through_seq = 5;
+  {
+    auto reader = store::HoldOffAuditPrune(dir_.File("xrole.db"));
+    ASSERT_TRUE(reader.ok()) << reader.error().ToString();
+    auto refused = broker_->PruneAudit(Caller::Admin(), request);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+    EXPECT_NE(refused.error().message().find("xrole audit verify --offline"), std::string::npos)
+        << refused.error().message();
+    EXPECT_EQ(Audit().size(), before.size());  // not even the prune record
+    request.dry_run = true;
+    EXPECT_TRUE(broker_->PruneAudit(Caller::Admin(), request).ok());
+    request.dry_run = false;
+  }
+  auto pruned = broker_->PruneAudit(Caller::Admin(), request);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->records, 5);
 }
 
 TEST_F(AuditPagesTest, PruneFindsItsCutAcrossPages) {

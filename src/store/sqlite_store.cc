@@ -6,6 +6,7 @@
 // back as the union of both, by seq.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,6 +72,45 @@ std::size_t TableIndex(Table table) {
 
 std::string Quoted(std::string_view text) { return "`" + std::string(text) + "`"; }
 
+// An flock on a file, released with its descriptor.
+class FileLock final : public AuditLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  ~FileLock() override { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// flock(`operation`) on the file at `path`. False in `*busy` (and no lock) when LOCK_NB was
+// asked and another holder conflicts.
+Result<std::unique_ptr<AuditLock>> LockFile(const std::string& path, int operation, bool* busy) {
+  *busy = false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    return Error(ErrorCode::kUnavailable,
+                 "cannot open " + Quoted(path) + " to lock it: " + std::strerror(error));
+  }
+  int locked = 0;
+  do {
+    locked = ::flock(fd, operation);
+  } while (locked != 0 && errno == EINTR);
+  if (locked != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      *busy = true;
+      return std::unique_ptr<AuditLock>();
+    }
+    return Error(ErrorCode::kUnavailable,
+                 "cannot lock " + Quoted(path) + ": " + std::strerror(error));
+  }
+  return std::unique_ptr<AuditLock>(std::make_unique<FileLock>(fd));
+}
+
 // Creates the file with owner-only permissions before SQLite does (SQLite would use 0644 less
 // the umask); SQLite gives its -wal and -shm files the database file's permissions.
 Status CreateOwnerOnly(const std::string& path) {
@@ -100,6 +140,18 @@ class SqliteStore final : public Store {
   Result<std::optional<AuditRow>> LastAudit() override;
   Result<std::vector<CheckpointRow>> ReadCheckpoints() override;
   Status PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) override;
+  Result<std::unique_ptr<AuditLock>> ExcludeAuditReaders() override {
+    bool busy = false;
+    XROLE_ASSIGN_OR_RETURN(std::unique_ptr<AuditLock> lock,
+                           LockFile(file_name_, LOCK_EX | LOCK_NB, &busy));
+    if (busy) {
+      return Error(ErrorCode::kUnavailable,
+                   "another process is reading the audit log of " + Quoted(path_) +
+                       " (`xrole audit verify --offline`); nothing was pruned: prune again "
+                       "when it is done");
+    }
+    return lock;
+  }
   Result<std::int64_t> AuditPrunedThrough() override {
     std::lock_guard lock(write_mutex_);
     return pruned_through_;
@@ -629,6 +681,12 @@ Result<std::vector<CheckpointRow>> SqliteStore::ReadCheckpoints() {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<AuditLock>> HoldOffAuditPrune(const std::string& path) {
+  bool busy = false;
+  // Debian's SQLite reads a name starting with "file:" as a URI, so the store opens "./file:...".
+  return LockFile(path.starts_with("file:") ? "./" + path : path, LOCK_SH, &busy);
+}
 
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path, const SqliteOptions& options) {
   if (path.empty()) return Error(ErrorCode::kInvalidArgument, "sqlite store: empty database path");

@@ -77,6 +77,13 @@ struct Entity {
   std::string doc;
 };
 
+// A lock on a store's audit log, released when destroyed (see Store::ExcludeAuditReaders and
+// HoldOffAuditPrune).
+class AuditLock {
+ public:
+  virtual ~AuditLock() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -106,6 +113,13 @@ class Store {
   virtual Status PruneAudit(std::int64_t through_seq, const CheckpointRow& anchor) = 0;
   // The through_seq of the last PruneAudit, 0 if none.
   virtual Result<std::int64_t> AuditPrunedThrough() = 0;
+  // Taken by retention before it changes anything, and held until PruneAudit is done: fails
+  // with kUnavailable at once while another process reads the log directly (HoldOffAuditPrune),
+  // and holds off new such readers while it lives. The default holds nothing, for a store no
+  // other process reads.
+  virtual Result<std::unique_ptr<AuditLock>> ExcludeAuditReaders() {
+    return std::make_unique<AuditLock>();
+  }
 
   // "sqlite:/path/to/xrole.db" (options that differ from the defaults appended as in the URL).
   virtual std::string Describe() const = 0;
@@ -141,6 +155,12 @@ Status ForEachAuditRow(Store& store, std::int64_t after_seq, std::size_t page_ro
 // schema is newer than this binary knows is refused (kUnavailable).
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
                                           const SqliteOptions& options = {});
+
+// For a process that reads the audit chain of the SQLite database at `path` itself (`xrole audit
+// verify --offline` beside a running server): while the returned lock lives, no process prunes
+// records from under it (a prune asked for meanwhile is refused; one already running is waited
+// for). An advisory lock (flock) on the database file, separate from SQLite's own locks.
+Result<std::unique_ptr<AuditLock>> HoldOffAuditPrune(const std::string& path);
 
 // Opens a store from a URL: "sqlite:PATH" or a bare PATH, optionally followed by options
 // "sync=full" or "sync=normal", "audit=segments" or "audit=table" ("?a&b"). "postgres://..." and

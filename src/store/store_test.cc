@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -529,6 +530,35 @@ TEST_F(SqliteStoreTest, SeqsAreCheckedAcrossTheTableAndTheSegments) {
 
 // Retention: records through a seq leave the table and the segment files in one step that
 // readers see whole; the anchor checkpoint stays, and everything survives reopening.
+// Offline readers (shared) and retention (exclusive, never waiting) exclude each other; readers
+// wait for a retention in progress.
+TEST_F(SqliteStoreTest, OfflineReadersAndRetentionExcludeEachOther) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    auto first = HoldOffAuditPrune(path_);
+    auto second = HoldOffAuditPrune(path_);  // readers share
+    ASSERT_TRUE(first.ok() && second.ok());
+    auto refused = store->ExcludeAuditReaders();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  }
+  auto exclusive = store->ExcludeAuditReaders();
+  ASSERT_TRUE(exclusive.ok()) << exclusive.error().ToString();
+  std::atomic<bool> reader_in{false};
+  std::thread reader([&] {
+    auto held = HoldOffAuditPrune(path_);
+    EXPECT_TRUE(held.ok());
+    reader_in = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(reader_in.load());  // waits for the retention in progress
+  exclusive->reset();
+  reader.join();
+  EXPECT_TRUE(reader_in.load());
+  EXPECT_FALSE(HoldOffAuditPrune(path_ + ".missing").ok());
+}
+
 TEST_F(SqliteStoreTest, PruneAuditRemovesRecordsThroughASeqFromBothPlaces) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

@@ -142,6 +142,11 @@ int VerifyOffline(const Client& client) {
   }
   auto keys = session::KeyRing::Open(data);
   if (!keys.ok()) return UsageError("audit verify --offline: " + DescribeError(keys.error()));
+  // A running server's prune would delete records from under the read: held off meanwhile.
+  auto no_prune = store::HoldOffAuditPrune(db);
+  if (!no_prune.ok()) {
+    return UsageError("audit verify --offline: " + DescribeError(no_prune.error()));
+  }
   auto store = store::OpenSqlite(db);
   if (!store.ok()) return UsageError("audit verify --offline: " + DescribeError(store.error()));
   // The checkpoints first: each pins a record that the pages below reach. The records stream
