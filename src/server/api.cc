@@ -708,7 +708,8 @@ struct Api::Impl {
     broker.AuthorizeBatch(
         std::move(requests),
         [respond = std::move(respond), is_batch](std::vector<session::AuthorizeResult> results) {
-          // Called on the audit writer's thread: the body is written on the I/O thread.
+          // Called on the committing thread (the I/O thread after its round, or the audit
+          // writer): the body is rendered on the connection's I/O thread.
           HttpResponse response;
           if (!is_batch) {
             const auto& r = results.front();

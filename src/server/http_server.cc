@@ -165,9 +165,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Any thread, with the gate held open. Hands the response for request `sequence` to the
-  // connection's thread; stale or repeated deliveries are ignored there.
-  // On the connection's own I/O thread the response is handled at once (a handler answering
-  // synchronously, or a commit made after the round); from elsewhere it is posted there.
+  // connection's thread: at once when called there (a handler answering synchronously, or a
+  // commit made after the round), posted otherwise. Stale or repeated deliveries are ignored.
   void Deliver(std::uint64_t sequence, HttpResponse response) {
     if (executor_.running_in_this_thread()) return OnResponse(sequence, std::move(response));
     asio::post(executor_,
