@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(build-essential cmake pkg-config git
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  nlohmann-json3-dev libcli11-dev libyaml-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format python3 python3-yaml
   libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev libsimdjson-dev libcpp-httplib-dev libgoogle-perftools-dev wrk curl

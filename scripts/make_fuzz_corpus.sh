@@ -11,6 +11,8 @@
 #                          whole lines, a torn last line, a garbage line, two files (0x1E
 #                          between them, then the second file's first seq - 2 as one byte),
 #                          and the inputs of two fixed bugs
+#   objects_fuzzer         every roles-as-code file of examples/roles (YAML), each also as JSON,
+#                          and YAML with anchors, aliases, tags and several documents
 # Deterministic; safe to re-run (files are named by content hash). Needs python3 with PyYAML.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -138,8 +140,18 @@ put("audit_segments_fuzzer", first_file + "\x1e" + chr(3 - 2) + second_file)
 put("audit_segments_fuzzer", "\n" + torn[:20])
 put("audit_segments_fuzzer", whole + "\x05")
 
+for path in sorted(glob.glob(os.path.join(root, "examples", "roles", "*.yaml"))):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    put("objects_fuzzer", text)
+    put("objects_fuzzer", json.dumps(list(yaml.safe_load_all(text)), indent=1, default=str))
+put("objects_fuzzer", "apiVersion: xrole/v1\nkind: Human\nmetadata: {name: &n h}\n"
+                      "spec: {description: *n, canApprove: !!str true}\n---\n"
+                      "- apiVersion: xrole/v1\n  kind: Agent\n  metadata: {name: a}\n"
+                      "  spec:\n    sponsor: h\n    description: |\n      two\n      lines\n")
+
 for target in ("policy_parser_fuzzer", "glob_fuzzer", "evaluator_diff_fuzzer", "authorize_body_fuzzer",
-               "audit_segments_fuzzer"):
+               "audit_segments_fuzzer", "objects_fuzzer"):
     d = os.path.join(corpus, target)
     n = len(os.listdir(d)) if os.path.isdir(d) else 0
     print(f"{target}: {n} files")

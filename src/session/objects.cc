@@ -1,6 +1,6 @@
 #include "session/objects.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +8,8 @@
 #include <exception>
 #include <initializer_list>
 #include <limits>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -108,111 +110,220 @@ Error WrongType(const Node& at, std::string path, std::string_view expected) {
                  "expected " + std::string(expected) + ", found " + std::string(TypeName(at)));
 }
 
-class YamlConverter {
+// Reads YAML text into located trees with libyaml's event parser, which is linear in the input.
+// The nesting depth is checked as each collection opens, so no deeper input is read, and
+// aliases are expanded as copies within a budget of nodes over all documents. Scalars are kept
+// as written: a plain scalar is typed by the field that reads it (core-schema nulls aside).
+class YamlReader {
  public:
-  // `source` is the text the nodes were loaded from (their marks point into it).
-  // At most `max_nodes` nodes are produced over all documents converted.
-  YamlConverter(std::string_view source, std::size_t max_nodes)
-      : source_(source), max_nodes_(max_nodes) {}
+  YamlReader(std::string_view source, std::size_t max_nodes) : max_nodes_(max_nodes) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(source.data()),
+                                 source.size());
+  }
+  ~YamlReader() { yaml_parser_delete(&parser_); }
+  YamlReader(const YamlReader&) = delete;
+  YamlReader& operator=(const YamlReader&) = delete;
 
-  Result<Node> Convert(const YAML::Node& in, SourceLocation fallback, int depth) {
-    if (++count_ > max_nodes_) {
-      return Error(ErrorCode::kLimitExceeded,
-                   "input expands to more than " + std::to_string(max_nodes_) + " nodes", Path(),
-                   fallback);
-    }
-    if (depth > kMaxDepth) {
-      return Error(ErrorCode::kLimitExceeded,
-                   "nesting deeper than " + std::to_string(kMaxDepth) + " levels", Path(),
-                   fallback);
-    }
-    Node out;
-    out.location = LocationOf(in.Mark(), fallback);
-    switch (in.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out.type = Node::Type::kNull;
-        return out;
-      case YAML::NodeType::Scalar:
-        // "?" is the non-specific tag of a plain scalar; quoted scalars get "!", and an
-        // explicit `!!str` asks for a string too.
-        out.type = in.Tag() == "?" || (in.Tag() != "!" && in.Tag() != "tag:yaml.org,2002:str")
-                       ? Node::Type::kPlain
-                       : Node::Type::kString;
-        out.text = in.Scalar();
-        return out;
-      case YAML::NodeType::Sequence: {
-        out.type = Node::Type::kSequence;
-        std::size_t i = 0;
-        for (const YAML::Node& item : in) {
-          path_.push_back(Index("", i++));
-          XROLE_ASSIGN_OR_RETURN(Node child, Convert(item, out.location, depth + 1));
-          path_.pop_back();
-          out.items.push_back(std::move(child));
+  // The root of every document, in order (an empty document is a null node). Errors carry the
+  // location of the offending event and the path to it; a syntax error's message says which
+  // construct it interrupted.
+  Result<std::vector<Node>> ReadAll() {
+    std::vector<Node> documents;
+    while (true) {
+      yaml_event_t event;
+      if (yaml_parser_parse(&parser_, &event) == 0) return SyntaxError();
+      std::unique_ptr<yaml_event_t, void (*)(yaml_event_t*)> owned(&event, yaml_event_delete);
+      const SourceLocation at = LocationOf(event.start_mark);
+      switch (event.type) {
+        case YAML_STREAM_END_EVENT:
+          return documents;
+        case YAML_DOCUMENT_START_EVENT:
+          anchors_.clear();  // anchors do not cross documents
+          break;
+        case YAML_DOCUMENT_END_EVENT:
+          documents.push_back(std::move(document_));
+          document_ = Node();
+          break;
+        case YAML_SCALAR_EVENT: {
+          XROLE_RETURN_IF_ERROR(Count(1, at));
+          XROLE_RETURN_IF_ERROR(Place(Scalar(event, at), Anchor(event.data.scalar.anchor)));
+          break;
         }
-        return out;
-      }
-      case YAML::NodeType::Map: {
-        out.type = Node::Type::kMapping;
-        std::set<std::string> seen;
-        for (auto it = in.begin(); it != in.end(); ++it) {
-          const SourceLocation key_location = LocationOf(it->first.Mark(), out.location);
-          std::string key;
-          if (it->first.IsScalar()) {
-            key = it->first.Scalar();
-          } else if (it->first.IsNull()) {
-            // A plain `Null` key (the IAM condition operator) is read by YAML as null; its
-            // text is taken back from the source.
-            key = NullKeyText(it->first.Mark());
+        case YAML_ALIAS_EVENT: {
+          const std::string name = Anchor(event.data.alias.anchor);
+          auto anchored = anchors_.find(name);
+          if (anchored == anchors_.end()) {
+            return Fail(ErrorCode::kInvalidArgument,
+                        "alias " + Quote("*" + name) + " names no anchor before it", at);
           }
-          if (key.empty()) {
-            return Error(ErrorCode::kInvalidArgument, "mapping keys must be non-empty strings",
-                         Path(), key_location);
-          }
-          path_.push_back(key);
-          if (!seen.insert(key).second) {
-            return Error(ErrorCode::kInvalidArgument, "duplicate key " + Quote(key), Path(),
-                         key_location);
-          }
-          XROLE_ASSIGN_OR_RETURN(Node child, Convert(it->second, key_location, depth + 1));
-          path_.pop_back();
-          out.keys.push_back(std::move(key));
-          out.key_locations.push_back(key_location);
-          out.items.push_back(std::move(child));
+          XROLE_RETURN_IF_ERROR(Count(anchored->second.nodes, at));
+          XROLE_RETURN_IF_ERROR(Place(anchored->second.node, ""));
+          break;
         }
-        return out;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
+          XROLE_RETURN_IF_ERROR(Count(1, at));
+          if (open_.size() >= static_cast<std::size_t>(kMaxDepth)) {
+            return Fail(ErrorCode::kLimitExceeded,
+                        "nesting deeper than " + std::to_string(kMaxDepth) + " levels", at);
+          }
+          Open open;
+          const bool sequence = event.type == YAML_SEQUENCE_START_EVENT;
+          open.node.type = sequence ? Node::Type::kSequence : Node::Type::kMapping;
+          open.node.location = at;
+          open.anchor =
+              Anchor(sequence ? event.data.sequence_start.anchor : event.data.mapping_start.anchor);
+          open.count_at_start = count_;
+          open_.push_back(std::move(open));
+          break;
+        }
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: {
+          Open done = std::move(open_.back());
+          open_.pop_back();
+          done.node.items.shrink_to_fit();
+          const std::size_t nodes = count_ - done.count_at_start;
+          XROLE_RETURN_IF_ERROR(Place(std::move(done.node), done.anchor, nodes));
+          break;
+        }
+        default:
+          break;
       }
     }
-    return out;
   }
 
  private:
-  static SourceLocation LocationOf(const YAML::Mark& mark, SourceLocation fallback) {
-    if (mark.line < 0) return fallback;
-    return SourceLocation{mark.line + 1, mark.column + 1, static_cast<std::size_t>(mark.pos)};
+  struct Open {  // a collection whose end has not been read yet
+    Node node;
+    std::string anchor;
+    std::size_t count_at_start = 0;
+    bool has_key = false;  // mappings: a key was read, its value comes next
+    std::string key;
+    SourceLocation key_location;
+    std::set<std::string> keys;
+  };
+  struct Anchored {
+    Node node;
+    std::size_t nodes = 0;  // in the tree, for the budget of every copy
+  };
+
+  static std::string Anchor(const yaml_char_t* name) {
+    return name == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(name));
   }
 
-  std::string NullKeyText(const YAML::Mark& mark) const {
-    if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= source_.size()) return "";
-    std::string_view rest = source_.substr(static_cast<std::size_t>(mark.pos));
-    const std::string_view text = rest.substr(0, rest.find_first_of(": \t\r\n,}]"));
-    for (std::string_view null_form : {"~", "null", "Null", "NULL"}) {
-      if (text == null_form) return std::string(text);
+  static SourceLocation LocationOf(const yaml_mark_t& mark) {
+    return SourceLocation{static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1,
+                          mark.index};
+  }
+
+  static Node Scalar(const yaml_event_t& event, SourceLocation at) {
+    const auto& scalar = event.data.scalar;
+    Node out;
+    out.location = at;
+    out.text.assign(reinterpret_cast<const char*>(scalar.value), scalar.length);
+    const std::string tag = Anchor(scalar.tag);
+    if (tag.empty()) {
+      // Untagged: plain text is typed where it is used; quoted or block text is a string.
+      if (scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        out.type = Node::Type::kString;
+      } else if (out.text.empty() || out.text == "~" || out.text == "null" || out.text == "Null" ||
+                 out.text == "NULL") {
+        out.type = Node::Type::kNull;
+      } else {
+        out.type = Node::Type::kPlain;
+      }
+    } else {
+      // `!!str` and the non-specific `!` ask for a string; any other tag leaves the text plain.
+      out.type = tag == "!" || tag == YAML_STR_TAG ? Node::Type::kString : Node::Type::kPlain;
     }
-    return "";
-  }
-
-  // The path of the node being converted, for errors.
-  std::string Path() const {
-    std::string out;
-    for (const std::string& piece : path_) out = JoinPath(out, piece);
     return out;
   }
 
-  std::string_view source_;
+  // Puts a finished node where the open collection expects it (or as the document's root);
+  // remembers it under its anchor, with the `nodes` it counts.
+  Status Place(Node node, const std::string& anchor, std::size_t nodes = 1) {
+    if (!anchor.empty()) anchors_[anchor] = Anchored{node, nodes};
+    if (open_.empty()) {
+      document_ = std::move(node);
+      return OkStatus();
+    }
+    Open& parent = open_.back();
+    if (parent.node.is_sequence()) {
+      parent.node.items.push_back(std::move(node));
+      return OkStatus();
+    }
+    if (!parent.has_key) {
+      // The text of a null-looking key counts: `Null` is an IAM condition operator.
+      if ((!node.is_scalar() && !node.is_null()) || node.text.empty()) {
+        return Fail(ErrorCode::kInvalidArgument, "mapping keys must be non-empty strings",
+                    node.location);
+      }
+      if (!parent.keys.insert(node.text).second) {
+        return Fail(ErrorCode::kInvalidArgument, "duplicate key " + Quote(node.text), node.location,
+                    node.text);
+      }
+      parent.has_key = true;
+      parent.key = std::move(node.text);
+      parent.key_location = node.location;
+      return OkStatus();
+    }
+    parent.has_key = false;
+    parent.node.keys.push_back(std::move(parent.key));
+    parent.node.key_locations.push_back(parent.key_location);
+    parent.node.items.push_back(std::move(node));
+    return OkStatus();
+  }
+
+  Status Count(std::size_t nodes, SourceLocation at) {
+    if (nodes > max_nodes_ - std::min(count_, max_nodes_)) {
+      return Fail(ErrorCode::kLimitExceeded,
+                  "input expands to more than " + std::to_string(max_nodes_) + " nodes", at);
+    }
+    count_ += nodes;
+    return OkStatus();
+  }
+
+  // The path to the node being read (for errors), ending in `last` when given.
+  std::string Path(std::string_view last = "") const {
+    std::string out;
+    for (const Open& open : open_) {
+      if (open.node.is_sequence()) {
+        out = Index(out, open.node.items.size());
+      } else if (open.has_key) {
+        out = JoinPath(out, open.key);
+      }
+    }
+    return last.empty() ? out : JoinPath(out, last);
+  }
+
+  Error Fail(ErrorCode code, std::string message, SourceLocation at,
+             std::string_view last = "") const {
+    return Error(code, std::move(message), Path(last), at);
+  }
+
+  Error SyntaxError() const {
+    if (parser_.error == YAML_MEMORY_ERROR) {
+      return Error(ErrorCode::kLimitExceeded, "invalid YAML: out of memory");
+    }
+    std::string message = "invalid YAML: ";
+    message += parser_.problem != nullptr ? parser_.problem : "unreadable input";
+    if (parser_.context != nullptr) {
+      const SourceLocation context = LocationOf(parser_.context_mark);
+      message += std::string(" (") + parser_.context + " at line " + std::to_string(context.line) +
+                 ", column " + std::to_string(context.column) + ")";
+    }
+    return Error(ErrorCode::kInvalidArgument, std::move(message), Path(),
+                 LocationOf(parser_.problem_mark));
+  }
+
+  yaml_parser_t parser_{};
   std::size_t max_nodes_;
-  std::vector<std::string> path_;
   std::size_t count_ = 0;
+  std::vector<Open> open_;
+  std::map<std::string, Anchored> anchors_;
+  Node document_;
 };
 
 // `located` false drops locations: used for stored canonical text, whose single line says
@@ -1226,53 +1337,24 @@ Result<std::vector<Node>> ReadRoots(std::string_view text, std::string_view sour
       roots.push_back(std::move(node));
     }
   };
+  // `roles.yaml:12` when the error knows its line.
+  auto where = [&](const Error& e) {
+    return e.location().known() ? std::string(source_name) + ":" + std::to_string(e.location().line)
+                                : std::string(source_name);
+  };
   if (text[first] == '{' || text[first] == '[') {
     Result<std::unique_ptr<json::Value>> parsed = json::Parse(text);
     if (!parsed) {
-      const Error& e = parsed.error();
-      const std::string where =
-          e.location().known() ? std::string(source_name) + ":" + std::to_string(e.location().line)
-                               : std::string(source_name);
-      return e.WithContext(where + ": invalid JSON");
+      return parsed.error().WithContext(where(parsed.error()) + ": invalid JSON");
     }
     add(FromJson(**parsed, /*located=*/true));
     return roots;
   }
-  std::vector<YAML::Node> documents;
-  const std::string source(text);
-  try {
-    documents = YAML::LoadAll(source);
-  } catch (const YAML::Exception& e) {
-    if (e.mark.line < 0) {
-      return Error(ErrorCode::kInvalidArgument,
-                   std::string(source_name) + ": invalid YAML: " + e.msg);
-    }
-    const SourceLocation location{e.mark.line + 1, e.mark.column + 1,
-                                  static_cast<std::size_t>(std::max(e.mark.pos, 0))};
-    return Error(
-        ErrorCode::kInvalidArgument,
-        std::string(source_name) + ":" + std::to_string(location.line) + ": invalid YAML: " + e.msg,
-        "", location);
-  } catch (const std::exception& e) {
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string(source_name) + ": invalid YAML: " + e.what());
-  }
   // Every node of the text costs at least a byte; aliases can repeat nodes, within a budget.
-  YamlConverter converter(source, kMaxNodes + source.size());
-  for (const YAML::Node& document : documents) {
-    Result<Node> node = Node();
-    try {
-      node = converter.Convert(document, SourceLocation{1, 1, 0}, 0);
-    } catch (const std::exception& e) {
-      return Error(ErrorCode::kInvalidArgument,
-                   std::string(source_name) + ": invalid YAML: " + e.what());
-    }
-    if (!node) {
-      const Error& e = node.error();
-      return e.WithContext(std::string(source_name) + ":" + std::to_string(e.location().line));
-    }
-    add(std::move(node).value());
-  }
+  YamlReader reader(text, kMaxNodes + text.size());
+  Result<std::vector<Node>> documents = reader.ReadAll();
+  if (!documents) return documents.error().WithContext(where(documents.error()));
+  for (Node& document : *documents) add(std::move(document));
   return roots;
 }
 

@@ -399,6 +399,79 @@ TEST(ObjectsErrorsTest, BadYamlReportsItsLine) {
   EXPECT_THAT(indent.message(), HasSubstr("roles.yaml:3: invalid YAML"));
 }
 
+TEST(ObjectsErrorsTest, YamlSyntaxErrorsSayWhatTheyInterrupted) {
+  Error e = ParseError("apiVersion: xrole/v1\nkind: Human\nmetadata:\n  name: h\n  - x\n");
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(e.message(), HasSubstr("roles.yaml:5: invalid YAML: "));
+  EXPECT_THAT(e.message(), HasSubstr("did not find expected key (while parsing a block mapping "
+                                     "at line 4, column 3)"));
+  EXPECT_EQ(e.location().line, 5);
+  EXPECT_EQ(e.path(), "metadata");
+
+  Error utf8 = ParseError("apiVersion: xrole/v1\nkind: Human\nmetadata: {name: \"\xff\"}\n");
+  EXPECT_THAT(utf8.message(), HasSubstr("invalid YAML: invalid leading UTF-8 octet"));
+}
+
+TEST(ObjectsErrorsTest, DeepYamlIsRefusedAtTheFirstLevelTooDeep) {
+  // Far deeper than the limit, and unterminated: the reader stops at level 65, so neither the
+  // depth nor the missing brackets are ever read.
+  std::string text = "apiVersion: xrole/v1\nkind: Human\nmetadata: {name: h}\nspec: ";
+  text += std::string(1'000'000, '[');
+  Error e = ParseError(text);
+  EXPECT_EQ(e.code(), ErrorCode::kLimitExceeded);
+  EXPECT_THAT(e.message(), HasSubstr("roles.yaml:4: nesting deeper than 64 levels"));
+  EXPECT_EQ(e.location().column, 7 + 63);  // the 64th bracket opens the 65th level
+  EXPECT_THAT(e.path(), testing::StartsWith("spec[0][0]"));
+}
+
+TEST(ObjectsErrorsTest, AnAliasMustFollowItsAnchor) {
+  Error e = ParseError(
+      "apiVersion: xrole/v1\nkind: Human\nmetadata: {name: *later}\n"
+      "spec: &later {}\n");
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(e.message(), HasSubstr("roles.yaml:3: alias `*later` names no anchor before it"));
+  EXPECT_EQ(e.path(), "metadata.name");
+  // Anchors belong to their document.
+  Error across = ParseError(
+      "apiVersion: xrole/v1\nkind: Human\nmetadata: {name: &n h}\n---\n"
+      "apiVersion: xrole/v1\nkind: Human\nmetadata: {name: *n}\n");
+  EXPECT_THAT(across.message(), HasSubstr("roles.yaml:7: alias `*n` names no anchor"));
+}
+
+TEST(ObjectsTest, YamlAliasesCopyTheirAnchorsAndScalarsKeepTheirWrittenType) {
+  std::vector<ObjectDocument> docs = MustParse(R"(apiVersion: xrole/v1
+kind: ExecutionRole
+metadata: {name: r}
+spec:
+  maxSessionDuration: !!int 900
+  description: &d !!str 900
+  objective: *d
+  trust:
+    agents: [deploy-bot]
+    conditions:
+      Null:
+        xrole:RunTag/change-ticket: false
+  permissions:
+    - Version: 2012-10-17
+      Statement:
+        - Effect: Allow
+          Action: s3:GetObject
+          Resource: &buckets [arn:aws:s3:::a/*, arn:aws:s3:::b/*]
+        - Effect: Deny
+          Action: s3:DeleteObject
+          Resource: *buckets
+)",
+                                               "r.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  const std::string& stored = docs[0].canonical_json;
+  EXPECT_THAT(stored, HasSubstr(R"("maxSessionDuration":900)"));
+  EXPECT_THAT(stored, HasSubstr(R"("description":"900")"));
+  EXPECT_THAT(stored, HasSubstr(R"("objective":"900")"));
+  EXPECT_THAT(stored, HasSubstr(R"("Null":{"xrole:RunTag/change-ticket":"false"})"));
+  EXPECT_THAT(stored, HasSubstr(R"("Action":"s3:DeleteObject","Effect":"Deny","Resource":)"
+                                R"(["arn:aws:s3:::a/*","arn:aws:s3:::b/*"])"));
+}
+
 TEST(ObjectsErrorsTest, BadJsonReportsItsLine) {
   Error e =
       ParseError("{\"apiVersion\": \"xrole/v1\",\n \"kind\": \"Human\",\n \"kind\": 1}", "x.json");
