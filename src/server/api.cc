@@ -202,6 +202,10 @@ json DriftJson(const session::DriftReport& report) {
         {"kind", f.kind},         {"action", f.action},
         {"resource", f.resource}, {"decision", std::string(policy::DecisionName(f.decision))}};
     if (!f.statement.empty()) finding["statement"] = f.statement;
+    if (f.granted_actions > 0) {
+      finding["grantedActions"] = f.granted_actions;
+      finding["unneededActions"] = f.unneeded_actions;
+    }
     findings.push_back(std::move(finding));
   }
   const bool drift = std::any_of(report.findings.begin(), report.findings.end(),

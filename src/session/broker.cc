@@ -1780,6 +1780,24 @@ struct RoleUnderTest {
   }
 };
 
+// The catalogue's actions ("service:Name", sorted) that an action pattern with wildcards stands
+// for; empty for a pattern without wildcards, one whose service part has any, or an unknown
+// service.
+std::vector<std::string> ActionsOfPattern(const policy::ActionCatalogue& catalogue,
+                                          std::string_view pattern) {
+  const std::size_t colon = pattern.find(':');
+  if (colon == std::string_view::npos || pattern.find_first_of("*?") == std::string_view::npos ||
+      pattern.substr(0, colon).find_first_of("*?") != std::string_view::npos) {
+    return {};
+  }
+  const std::string service = AsciiLower(pattern.substr(0, colon));
+  std::vector<std::string> actions =
+      catalogue.MatchActions(service, AsciiLower(pattern.substr(colon + 1)));
+  for (std::string& action : actions) action = service + ":" + action;
+  std::sort(actions.begin(), actions.end());
+  return actions;
+}
+
 std::string JoinPatterns(const std::vector<std::string>& patterns) {
   std::string out;
   for (const auto& p : patterns) out += (out.empty() ? "" : ",") + p;
@@ -1841,14 +1859,24 @@ Result<DriftReport> Broker::Drift(const Caller& caller, std::string_view workflo
           }
         }
         if (allowed) continue;
-        report.findings.push_back({name, role_list,
+        report.findings.push_back({name,
+                                   role_list,
                                    conditional && !explicit_deny ? "conditional" : "missing",
-                                   action, JoinPatterns(resources),
+                                   action,
+                                   JoinPatterns(resources),
                                    explicit_deny ? policy::Decision::kExplicitlyDenied
                                                  : policy::Decision::kImplicitlyDenied,
-                                   ""});
+                                   "",
+                                   0,
+                                   {}});
       }
     }
+    const auto workflow_needs = [&](const std::string& action) {
+      return std::any_of(workflow.needs.begin(), workflow.needs.end(), [&](const auto& need) {
+        return std::any_of(need.actions.begin(), need.actions.end(),
+                           [&](const std::string& needed) { return NeedCovers(needed, action); });
+      });
+    };
     for (const auto& tested : roles) {
       const ExecutionRole& role = *tested.role;
       for (const auto& permission : role.permissions) {
@@ -1861,23 +1889,36 @@ Result<DriftReport> Broker::Drift(const Caller& caller, std::string_view workflo
           }
           const std::string where = permission.name + " " + st.path;
           if (st.not_action) {
-            report.findings.push_back({name, role.name, "excess",
-                                       "NotAction " + JoinPatterns(st.actions), resource,
-                                       policy::Decision::kAllowed, where});
+            report.findings.push_back({name,
+                                       role.name,
+                                       "excess",
+                                       "NotAction " + JoinPatterns(st.actions),
+                                       resource,
+                                       policy::Decision::kAllowed,
+                                       where,
+                                       0,
+                                       {}});
             continue;
           }
           const std::string& first_resource =
               st.resources && !st.resources->empty() && !st.not_resource ? st.resources->front()
                                                                          : std::string("*");
           for (const auto& action : st.actions) {
-            bool covered = false;
-            for (const auto& need : workflow.needs) {
-              for (const auto& needed : need.actions)
-                covered = covered || NeedCovers(needed, action);
+            if (workflow_needs(action)) continue;
+            DriftFinding finding{name,   role.name, "excess",
+                                 action, resource,  tested.Decide(action, first_resource),
+                                 where,  0,         {}};
+            if (s.options.actions) {
+              const std::vector<std::string> granted = ActionsOfPattern(*s.options.actions, action);
+              for (const auto& granted_action : granted) {
+                if (!workflow_needs(granted_action)) {
+                  finding.unneeded_actions.push_back(granted_action);
+                }
+              }
+              if (!granted.empty() && finding.unneeded_actions.empty()) continue;
+              finding.granted_actions = granted.size();
             }
-            if (covered) continue;
-            report.findings.push_back({name, role.name, "excess", action, resource,
-                                       tested.Decide(action, first_resource), where});
+            report.findings.push_back(std::move(finding));
           }
         }
       }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "policy/catalogue.h"
 #include "session/keyring.h"
 #include "session/objects.h"
 #include "store/store.h"
@@ -61,6 +62,8 @@ struct BrokerOptions {
   // How many audit records VerifyAudit and PruneAudit read at a time while they stream the
   // chain through the verifier (store::ForEachAuditRow).
   std::size_t audit_page_rows = store::kAuditPageRows;
+  // The AWS action catalogue, for drift (see DriftFinding); optional.
+  std::shared_ptr<const policy::ActionCatalogue> actions;
   // Epoch seconds; injectable so tests can move time.
   std::function<std::int64_t()> now;
 };
@@ -227,8 +230,13 @@ struct AuthorizeResult {
 // ("excess": more than the task needs). Requests are decided as for a session of the role
 // (guardrails, permissions, boundary; no session policy) with the role's own principal context
 // and no request context; a need that an Allow statement names but whose conditions that empty
-// context does not meet is reported as "conditional" and is not drift. Action patterns are
-// compared as written: an Allow of `ec2:*` is covered only by a need of `ec2:*` or `*`.
+// context does not meet is reported as "conditional" and is not drift. An Allow pattern a need
+// covers as written (`ec2:Describe*` by `ec2:Describe*` or `ec2:*`) is not excess. Otherwise,
+// with an action catalogue (BrokerOptions::actions), a pattern that names its service
+// (`s3:Get*`) stands for the catalogue's actions it matches: it is excess only when some of them
+// are not needed, and the finding lists those. Without a catalogue, or for a pattern whose
+// service is a wildcard, the pattern is compared as written. (A pattern also matches actions
+// AWS adds after the pinned catalogue; drift cannot see those.)
 struct DriftFinding {
   std::string workflow;
   std::string role;      // missing, conditional: the workflow's roles, comma-separated
@@ -237,6 +245,10 @@ struct DriftFinding {
   std::string resource;  // the need's resources ("*" when it names none), or the statement's
   policy::Decision decision = policy::Decision::kImplicitlyDenied;
   std::string statement;  // excess: "permissions[0] Statement[2]"
+  // Excess of a pattern expanded through the catalogue: how many actions it grants, and those
+  // no need covers ("service:Name", sorted). Zero and empty when it was compared as written.
+  std::size_t granted_actions = 0;
+  std::vector<std::string> unneeded_actions;
 };
 
 struct DriftReport {

@@ -3,13 +3,19 @@ The example roles match their workflows; changing a role or a workflow through `
 the drift appear (an action granted but not needed, a need no role allows, one a guardrail
 denies), and the command's exit status says so (0 none, 1 drift)."""
 
+import fnmatch
+import json
 import os
 import subprocess
+import unittest
 
 import xrole_e2e
 from xrole_e2e import ServerTestCase
 
 EXAMPLES = os.path.join(xrole_e2e.SOURCE_DIR, "examples", "roles")
+# The AWS action catalogue the server finds next to the source tree (scripts/install_deps.sh).
+CATALOGUE = os.path.join(xrole_e2e.SOURCE_DIR, "tests", "oracle", "node_modules", "@cloud-copilot",
+                         "iam-data", "data")
 
 
 def example(name):
@@ -75,6 +81,41 @@ class DriftTest(ServerTestCase):
         self.assertIn("needed, not allowed", self.drift_cli("remediation", expect=1).stdout)
         # Other workflows are unaffected.
         self.assertIn("no drift", self.drift_cli("incident-response", expect=0).stdout)
+
+    @unittest.skipUnless(os.path.isdir(CATALOGUE), "no AWS action catalogue installed")
+    def test_patterns_stand_for_the_catalogues_actions(self):
+        with open(os.path.join(CATALOGUE, "actions", "ec2.json"), encoding="utf-8") as f:
+            ec2 = sorted("ec2:" + a["name"] for a in json.load(f).values())
+        shipped = "Action: [ec2:CreateTags, ec2:DeleteTags]"
+        self.assertIn(shipped, example("40-remediation.yaml"))
+        needed = {"ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeTags"}  # the workflow's needs
+
+        # `ec2:*Tags` is not a need as written, but every action it stands for is needed.
+        self.assertEqual(sorted(a for a in ec2 if fnmatch.fnmatchcase(a.lower(), "ec2:*tags")),
+                         sorted(needed))
+        role = example("40-remediation.yaml").replace(shipped, "Action: [ec2:*Tags]")
+        self.assertEqual(self.admin.apply(role).status, 200)
+        self.assertEqual(self.findings("remediation", "excess"), [])
+
+        # `ec2:*Tag*` stands for more: the finding lists exactly the actions no need covers.
+        granted = [a for a in ec2 if fnmatch.fnmatchcase(a.lower(), "ec2:*tag*")]
+        unneeded = [a for a in granted if a not in needed]
+        self.assertTrue(unneeded)
+        role = example("40-remediation.yaml").replace(shipped, "Action: [ec2:*Tag*]")
+        self.assertEqual(self.admin.apply(role).status, 200)
+        excess = self.findings("remediation", "excess")
+        self.assertEqual([(f["action"], f["grantedActions"], f["unneededActions"]) for f in excess],
+                         [("ec2:*Tag*", len(granted), unneeded)])
+        out = self.drift_cli("remediation", expect=1).stdout
+        self.assertIn("ec2:*Tag* (%d of %d unneeded: %s" % (len(unneeded), len(granted), unneeded[0]),
+                      out)
+
+        # A pattern whose service is a wildcard is compared as written.
+        role = example("40-remediation.yaml").replace(shipped, "Action: [\"*:CreateTags\"]")
+        self.assertEqual(self.admin.apply(role).status, 200)
+        excess = self.findings("remediation", "excess")
+        self.assertEqual([(f["action"], "grantedActions" in f) for f in excess],
+                         [("*:CreateTags", False)])
 
     def test_who_may_ask_and_unknown_workflows(self):
         agent = self.server.agent("ir-agent")

@@ -180,11 +180,22 @@ int RunDrift(const ClientOptions& client_options, const std::string& workflow) {
       {"WORKFLOW", "ROLE", "DRIFT", "ACTION", "RESOURCE", "DECISION", "STATEMENT"}};
   for (const auto& f : result.value("findings", json::array())) {
     const std::string kind = JsonText(f, "kind");
+    // An expanded pattern: `s3:Get* (2 of 41 unneeded: s3:GetObjectAcl, s3:GetObjectTagging)`.
+    std::string action = JsonText(f, "action");
+    const json unneeded = f.value("unneededActions", json::array());
+    if (!unneeded.empty()) {
+      action += " (" + std::to_string(unneeded.size()) + " of " +
+                std::to_string(f.value("grantedActions", 0)) + " unneeded: ";
+      for (std::size_t i = 0; i < unneeded.size() && i < 3; ++i) {
+        action += (i > 0 ? ", " : "") + unneeded[i].get<std::string>();
+      }
+      action += unneeded.size() > 3 ? ", ...)" : ")";
+    }
     rows.push_back({JsonText(f, "workflow"), JsonText(f, "role"),
                     kind == "missing"       ? "needed, not allowed"
                     : kind == "conditional" ? "needed, only under conditions"
                                             : "granted, not needed",
-                    JsonText(f, "action"), JsonText(f, "resource"), JsonText(f, "decision"),
+                    action, JsonText(f, "resource"), JsonText(f, "decision"),
                     JsonText(f, "statement").empty() ? "-" : JsonText(f, "statement")});
   }
   if (rows.size() > 1) PrintTable(rows);

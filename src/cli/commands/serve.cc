@@ -3,9 +3,12 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands/commands.h"
+#include "policy/catalogue.h"
 #include "server/api.h"
 #include "server/http.h"
 #include "session/broker.h"
@@ -63,6 +66,17 @@ int RunServe(const ServeOptions& options) {
   session::BrokerOptions broker_options;
   broker_options.min_session_seconds = options.min_session_seconds;
   broker_options.audit.commit_delay = std::chrono::microseconds(options.audit_commit_delay_us);
+  // Drift expands action patterns through the AWS action catalogue when one is installed.
+  if (std::optional<std::string> dir = policy::ActionCatalogue::FindDefaultDirectory()) {
+    auto loaded = policy::ActionCatalogue::LoadFromDirectory(*dir);
+    if (loaded.ok()) {
+      broker_options.actions =
+          std::make_shared<const policy::ActionCatalogue>(std::move(loaded).value());
+    } else {
+      std::fprintf(stderr, "xrole serve: action catalogue not used: %s\n",
+                   loaded.error().ToString().c_str());
+    }
+  }
   // The key ring creates the data directory; the store lives inside it.
   auto keys_probe = session::KeyRing::Open(options.data_dir);
   if (!keys_probe.ok()) {
