@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   CLI::App* assume_cmd =
       with_client_options(app.add_subcommand("assume", "assume an execution role within a run"));
   assume_cmd->add_option("--role", assume.role, "execution role")->required();
-  assume_cmd->add_option("--run", assume.run_id, "run id")->required();
+  assume_cmd->add_option("--run", assume.run_id, "run id (optional with the run's own key)");
   assume_cmd->add_option("--session-name", assume.session_name, "session name");
   assume_cmd->add_option("--duration", assume.duration, "session lifetime (15m, 1h)");
   assume_cmd->add_option("--policy", assume.policy_file, "session policy file (JSON), - for stdin");
@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
       "credential-process", "print role-session credentials for AWS SDKs' credential_process"));
   credential_process_cmd->add_option("--role", credential_process.role, "execution role")
       ->required();
-  credential_process_cmd->add_option("--run", credential_process.run_id, "run id")->required();
+  credential_process_cmd->add_option("--run", credential_process.run_id,
+                                     "run id (optional with the run's own key)");
   credential_process_cmd->add_option("--duration", credential_process.duration,
                                      "session lifetime (default 1h)");
   credential_process_cmd->add_option("--session-name", credential_process.session_name,

@@ -609,7 +609,10 @@ struct Api::Impl {
   Result<HttpResponse> Assume(const Caller& caller, const json& body) {
     session::AssumeRequest assume;
     XROLE_ASSIGN_OR_RETURN(assume.role, GetString(body, "role", true));
-    XROLE_ASSIGN_OR_RETURN(assume.run_id, GetString(body, "runId", true));
+    // A run's own key assumes in its run, so it need not name it.
+    const bool run_key = caller.kind == Caller::Kind::kRun;
+    XROLE_ASSIGN_OR_RETURN(assume.run_id, GetString(body, "runId", !run_key));
+    if (run_key && assume.run_id.empty()) assume.run_id = caller.name;
     XROLE_ASSIGN_OR_RETURN(assume.session_name, GetString(body, "sessionName"));
     XROLE_ASSIGN_OR_RETURN(assume.duration_seconds, GetInt(body, "durationSeconds"));
     auto policy = body.find("policy");

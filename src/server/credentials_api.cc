@@ -36,8 +36,9 @@ Error InvalidQuery(std::string message, std::string parameter) {
   return Error(ErrorCode::kInvalidArgument, std::move(message), std::move(parameter));
 }
 
-// The assume a fetch asks for, from the query: role and runId (required), sessionName and
-// durationSeconds (optional). Unknown parameters are refused, so a misspelt one is noticed.
+// The assume a fetch asks for, from the query: role (required), runId (required unless the
+// caller is a run's key), sessionName and durationSeconds (optional). Unknown parameters are
+// refused, so a misspelt one is noticed.
 Result<session::AssumeRequest> ParseFetch(std::string_view query) {
   auto form = sts::ParseForm(query);
   if (!form.ok()) return InvalidQuery("malformed query string: " + form.error().message, "");
@@ -62,11 +63,6 @@ Result<session::AssumeRequest> ParseFetch(std::string_view query) {
     return InvalidQuery("the query parameter `role` is required: " + std::string(kContainerPath) +
                             "?role=ROLE&runId=RUN_ID",
                         "role");
-  }
-  if (assume.run_id.empty()) {
-    return InvalidQuery("the query parameter `runId` is required: " + std::string(kContainerPath) +
-                            "?role=ROLE&runId=RUN_ID",
-                        "runId");
   }
   assume.duration_seconds = session::kProviderSessionSeconds;
   if (!duration_text.empty()) {
@@ -106,12 +102,22 @@ HttpResponse HandleContainerCredentials(session::Broker& broker, const HttpReque
   if (header == nullptr || header->empty()) {
     return ErrorAnswer(Error(ErrorCode::kUnauthenticated,
                              "missing Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN "
-                             "to the agent's key ACCESS_KEY_ID:SECRET"));
+                             "to the run's or the agent's key ACCESS_KEY_ID:SECRET"));
   }
   std::string authorization =
       StartsWithIgnoreCase(*header, "Bearer ") ? *header : "Bearer " + *header;
   auto caller = broker.Authenticate(authorization);
   if (!caller.ok()) return ErrorAnswer(caller.error());
+  if (fetch->run_id.empty()) {
+    if (caller->kind != session::Caller::Kind::kRun) {
+      return ErrorAnswer(
+          InvalidQuery("the query parameter `runId` is required with an agent's "
+                       "key: " +
+                           std::string(kContainerPath) + "?role=ROLE&runId=RUN_ID",
+                       "runId"));
+    }
+    fetch->run_id = caller->name;
+  }
 
   auto assumed = broker.Assume(*caller, *fetch);
   if (!assumed.ok()) return ErrorAnswer(assumed.error());

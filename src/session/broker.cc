@@ -235,6 +235,8 @@ std::string Caller::Describe() const {
       return "human:" + name;
     case Kind::kSession:
       return "session:" + name;
+    case Kind::kRun:
+      return "run:" + name;
     case Kind::kAnonymous:
       break;
   }
@@ -481,6 +483,10 @@ struct Broker::State {
     if (caller.kind == Caller::Kind::kSession) {
       event.actor.agent = caller.agent;
       event.actor.session = caller.name;
+    }
+    if (caller.kind == Caller::Kind::kRun) {
+      event.actor.agent = caller.agent;
+      event.run = caller.name;
     }
     return event;
   }
@@ -883,6 +889,17 @@ Result<Caller> Broker::Authenticate(std::string_view header) {
         }
       } else if (key.principal_kind == "human" && s.catalog->humans.count(key.principal)) {
         return Caller::OfHuman(key.principal);
+      } else if (key.principal_kind == "run") {
+        auto run = s.runs.find(key.run_id);
+        auto agent = s.catalog->agents.find(key.principal);
+        if (run == s.runs.end() || !s.RunLive(run->second, s.Now())) {
+          lock.unlock();
+          return fail("access key `" + key_id + "` belongs to run `" + key.run_id +
+                      "`, which is no longer active");
+        }
+        if (agent != s.catalog->agents.end() && !agent->second.disabled) {
+          return Caller::OfRun(key.run_id, key.principal);
+        }
       }
     }
     lock.unlock();
@@ -1320,6 +1337,7 @@ Result<AssumeResult> Broker::Assume(const Caller& caller, const AssumeRequest& r
     }
   } else {
     bool is_run_agent = (caller.kind == Caller::Kind::kAgent && caller.name == run.agent) ||
+                        (caller.kind == Caller::Kind::kRun && caller.name == run.id) ||
                         caller.kind == Caller::Kind::kAdmin;
     if (!is_run_agent) {
       lock.unlock();

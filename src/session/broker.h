@@ -40,16 +40,23 @@
 namespace xrole::session {
 
 // The authenticated caller of an API operation.
+// kRun is a run's own access key (returned when the run starts): its agent, for that run only.
+// It may assume roles in its run (POST /v1/sessions, the SDK credential providers) and nothing
+// else, and stops working when the run ends.
 struct Caller {
-  enum class Kind { kAnonymous, kAdmin, kAgent, kHuman, kSession };
+  enum class Kind { kAnonymous, kAdmin, kAgent, kHuman, kSession, kRun };
   Kind kind = Kind::kAnonymous;
-  std::string name;   // agent or human name; session id for kSession
-  std::string agent;  // for kSession: the agent holding the session
+  std::string name;   // agent or human name; session id for kSession; run id for kRun
+  std::string agent;  // for kSession and kRun: the agent holding the session or run
 
   static Caller Admin() { return {Kind::kAdmin, "admin", ""}; }
   static Caller OfAgent(std::string name) { return {Kind::kAgent, name, name}; }
   static Caller OfHuman(std::string name) { return {Kind::kHuman, std::move(name), ""}; }
-  std::string Describe() const;  // "admin", "agent:NAME", "human:NAME", "session:ID"
+  static Caller OfRun(std::string run_id, std::string agent) {
+    return {Kind::kRun, std::move(run_id), std::move(agent)};
+  }
+  // "admin", "agent:NAME", "human:NAME", "session:ID", "run:ID"
+  std::string Describe() const;
 };
 
 struct BrokerOptions {
@@ -384,8 +391,8 @@ class Broker {
   ~Broker();
 
   // ---- authentication of API callers ----
-  // `Authorization` header value: "Bearer <admin token>", "Bearer AKID:SECRET" (agent or human
-  // key), or "Bearer <session token>". Failures are audited.
+  // `Authorization` header value: "Bearer <admin token>", "Bearer AKID:SECRET" (an agent's, a
+  // human's or a live run's key), or "Bearer <session token>". Failures are audited.
   Result<Caller> Authenticate(std::string_view authorization_header);
 
   // ---- roles as code ----

@@ -370,6 +370,73 @@ class SdkCredentialsTest(ServerTestCase):
         self.assertStatus(fetch(authorization=self.agent_key), 403, "permission_denied",
                           "is not active")
 
+    def test_a_runs_own_key_serves_both_providers_for_that_run_only(self):
+        started = self.agent.start_run(WORKFLOW)
+        self.assertEqual(started.status, 201, started)
+        run_id = started.json["runId"]
+        run_key = "%s:%s" % (started.json["credentials"]["accessKeyId"],
+                             started.json["credentials"]["secretAccessKey"])
+        other_run = self.new_run()
+
+        def fetch(query, authorization=run_key):
+            return self.server.client().request(
+                "GET", "/v1/credentials/container?" + query, token="",
+                headers={"Accept": "application/json", "Authorization": authorization})
+
+        # The container endpoint: no runId needed, the key names its run.
+        first = fetch("role=" + ROLE)
+        self.assertEqual(first.status, 200, first)
+        self.assertAuthorizes(first.json["Token"])
+        self.assertEqual(self.fetches(run_id)[:2], (1, 0))
+        # credential-process with the run's key in XROLE_TOKEN and no --run: the same session.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XROLE_")}
+        env["XROLE_TOKEN"] = run_key
+        done = subprocess.run([xrole_e2e.XROLE, "credential-process", "--role", ROLE,
+                               "--server", self.endpoint],
+                              capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["SessionToken"], first.json["Token"])
+        self.assertEqual(self.fetches(run_id)[:2], (1, 1))
+        issued = [r for r in self.admin.audit_records() if r["type"] == "session.assume"
+                  and (r.get("event") or {}).get("run") == run_id]
+        self.assertEqual(issued[0]["event"]["actor"]["principal"], "run:" + run_id)
+        self.assertEqual(issued[0]["event"]["actor"]["agent"], AGENT)
+
+        # An unmodified SDK given only the run's key.
+        for name, kind, python, path in self.clients:
+            if kind != "boto3":
+                continue
+            with self.subTest(client=name):
+                answer = self.run_boto3(python, self.environment(path, {
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI":
+                        "%s/v1/credentials/container?role=%s" % (self.endpoint, ROLE),
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN": run_key}), calls=2)
+                self.assertTrue(answer["ok"], answer)
+                self.assertEqual(answer["token"], first.json["Token"])
+
+        # Only that run, and only assumes: not another run of the same agent, not the agent's
+        # other calls.
+        self.assertStatus(fetch("role=%s&runId=%s" % (ROLE, other_run)), 403,
+                          "permission_denied", "is not the agent of run")
+        as_run = self.server.client(run_key)
+        self.assertEqual(as_run.start_run(WORKFLOW).status, 403)
+        self.assertEqual(as_run.post("/v1/runs/%s/end" % other_run).status, 403)
+        self.assertEqual(as_run.post("/v1/runs/%s/end" % run_id).status, 403)
+        self.assertEqual(as_run.get("/v1/drift").status, 403)
+        # The agent's key still needs the runId.
+        self.assertStatus(fetch("role=" + ROLE, authorization=self.agent_key), 400,
+                          "invalid_argument", "runId")
+
+        # The run ends: its key is refused everywhere.
+        self.assertEqual(self.agent.post("/v1/runs/%s/end" % run_id).status, 200)
+        self.assertStatus(fetch("role=" + ROLE), 401, "unauthenticated")
+        ended = subprocess.run([xrole_e2e.XROLE, "credential-process", "--role", ROLE,
+                                "--server", self.endpoint],
+                               capture_output=True, text=True, timeout=60, env=env)
+        self.assertNotEqual(ended.returncode, 0)
+        self.assertEqual(ended.stdout, "")
+        self.assertEqual(self.fetches(run_id)[0], 1)
+
     # ---- the real clients ----
 
     def test_credential_process_with_every_client(self):
