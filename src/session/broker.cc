@@ -1889,8 +1889,9 @@ Result<DriftReport> Broker::Drift(const Caller& caller, std::string_view workflo
                                    {}});
       }
     }
+    const auto& needs = workflow.needs;  // clang 14 cannot capture a structured binding
     const auto workflow_needs = [&](const std::string& action) {
-      return std::any_of(workflow.needs.begin(), workflow.needs.end(), [&](const auto& need) {
+      return std::any_of(needs.begin(), needs.end(), [&](const auto& need) {
         return std::any_of(need.actions.begin(), need.actions.end(),
                            [&](const std::string& needed) { return NeedCovers(needed, action); });
       });

@@ -164,6 +164,7 @@ class YamlReader {
         }
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT: {
+          const std::size_t count_before = count_;  // the collection's nodes include itself
           XROLE_RETURN_IF_ERROR(Count(1, at));
           if (open_.size() >= static_cast<std::size_t>(kMaxDepth)) {
             return Fail(ErrorCode::kLimitExceeded,
@@ -175,7 +176,7 @@ class YamlReader {
           open.node.location = at;
           open.anchor =
               Anchor(sequence ? event.data.sequence_start.anchor : event.data.mapping_start.anchor);
-          open.count_at_start = count_;
+          open.count_at_start = count_before;
           open_.push_back(std::move(open));
           break;
         }
@@ -198,8 +199,8 @@ class YamlReader {
   struct Open {  // a collection whose end has not been read yet
     Node node;
     std::string anchor;
-    std::size_t count_at_start = 0;
-    bool has_key = false;  // mappings: a key was read, its value comes next
+    std::size_t count_at_start = 0;  // count_ before this collection was counted
+    bool has_key = false;            // mappings: a key was read, its value comes next
     std::string key;
     SourceLocation key_location;
     std::set<std::string> keys;

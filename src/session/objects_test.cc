@@ -702,6 +702,20 @@ TEST(ObjectsErrorsTest, AliasExpansionIsBounded) {
   EXPECT_THAT(e.message(), HasSubstr("bomb.yaml:"));
 }
 
+TEST(ObjectsErrorsTest, AnAliasCountsEveryNodeOfItsAnchorTheCollectionIncluded) {
+  // 14 nodes besides the copies (the mapping, two keys, two lists, nine items), then `copies`
+  // aliases of a ten-node list, against a budget of 100,000 nodes plus one per input byte.
+  auto text = [](int copies) {
+    std::string out = "a: &a [x, x, x, x, x, x, x, x, x]\nb: [*a";
+    for (int i = 1; i < copies; ++i) out += ", *a";
+    return out + "]\n";
+  };
+  EXPECT_EQ(ParseError(text(18000)).code(), ErrorCode::kLimitExceeded);  // 180,014 > 172,037
+  // 150,014 nodes within 160,037: read, then refused for what it is not.
+  Error within = ParseError(text(15000));
+  EXPECT_NE(within.code(), ErrorCode::kLimitExceeded) << within.message();
+}
+
 TEST(ObjectsTest, ResourceGuardrailIsAnRcp) {
   std::shared_ptr<const Catalog> catalog = MustBuild(MustParse(R"(apiVersion: xrole/v1
 kind: Guardrail
